@@ -1,0 +1,95 @@
+# Two commands a newcomer needs: `make shell` (or `make run`) and `make test`.
+# Every target does the set-up it needs first and skips what is already up to date.
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+RASA_PORT ?= 5005
+ACTION_PORT ?= 5055
+export RASA_TELEMETRY_ENABLED := false
+export PYTHONPATH := $(CURDIR)
+
+PYENV_VERSIONS := $(or $(PYENV_ROOT),$(HOME)/.pyenv)/versions
+# First interpreter of the wanted version that really runs: PATH (a pyenv shim may exist without
+# that version being active, so each candidate is tried), then pyenv's installed versions.
+find_python = $(firstword $(foreach c,$(shell command -v python$(1) 2>/dev/null) $(wildcard $(PYENV_VERSIONS)/$(1).*/bin/python$(1)),$(shell $(c) -c 'import sys; print(sys.executable) if sys.version_info[:2] == tuple(map(int, "$(1)".split("."))) else None' 2>/dev/null)))
+# Rasa 3.6 runs only on Python 3.8-3.10; the app env uses 3.11.
+ifeq ($(origin PYTHON310),undefined)
+PYTHON310 := $(call find_python,3.10)
+endif
+ifeq ($(origin PYTHON311),undefined)
+PYTHON311 := $(call find_python,3.11)
+endif
+
+RASA := .venv-rasa/bin/rasa
+APP_PY := .venv/bin/python
+NOTES := $(wildcard notes/*.md notes/*.txt)
+NLU_INPUTS := config.yml domain.yml $(wildcard data/*.yml data/dict/*)
+
+.PHONY: help setup venvs train index shell run test lint lock clean
+
+help:
+	@echo "make shell   talk to the assistant in the terminal (sets everything up first)"
+	@echo "make run     Rasa server on :$(RASA_PORT) + action server on :$(ACTION_PORT)"
+	@echo "make test    the whole test suite"
+	@echo "make setup   environments, notes index and trained model, nothing else"
+	@echo "make train   train the Rasa model (skipped when nothing changed)"
+	@echo "make lint    ruff"
+
+setup: venvs index models/.trained
+
+venvs: .venv-rasa/.installed .venv/.installed
+
+.venv-rasa/.installed: requirements/rasa.txt
+	@test -n "$(PYTHON310)" || { echo "Python 3.10 not found. Rasa 3.6 needs it: install it (e.g. 'pyenv install 3.10.13' or your OS package python3.10) and run make again, or pass PYTHON310=/path/to/python3.10."; exit 1; }
+	@echo ">>> creating .venv-rasa with $(PYTHON310) (Rasa 3.6, a few minutes the first time)"
+	$(PYTHON310) -m venv .venv-rasa
+	.venv-rasa/bin/pip install --quiet --upgrade pip==24.2
+	.venv-rasa/bin/pip install --progress-bar on -r requirements/rasa.txt
+	@touch $@
+
+.venv/.installed: requirements/app.txt
+	@test -n "$(PYTHON311)" || { echo "Python 3.11 not found: install it (e.g. 'pyenv install 3.11.7') and run make again, or pass PYTHON311=/path/to/python3.11."; exit 1; }
+	@echo ">>> creating .venv with $(PYTHON311) (action server, llm_fallback, tests)"
+	$(PYTHON311) -m venv .venv
+	.venv/bin/pip install --quiet --upgrade pip==24.2
+	.venv/bin/pip install --progress-bar on -r requirements/app.txt
+	@touch $@
+
+# The knowledge base: redacted notes -> chunks -> vectors in var/knowledge.db (incremental).
+index: var/.indexed
+var/.indexed: .venv/.installed $(NOTES) $(wildcard llm_fallback/*.py)
+	@echo ">>> indexing notes/"
+	$(APP_PY) -m llm_fallback index
+	@touch $@
+
+# Rasa's fingerprinting skips unchanged parts; the stamp only spares make a Rasa start-up.
+train: .venv-rasa/.installed
+	$(RASA) train --fixed-model-name notes-assistant
+	@touch models/.trained
+models/.trained: .venv-rasa/.installed $(NLU_INPUTS)
+	@echo ">>> training the Rasa model"
+	$(RASA) train --fixed-model-name notes-assistant
+	@touch $@
+
+shell: setup
+	RASA_PORT=$(RASA_PORT) ACTION_PORT=$(ACTION_PORT) scripts/run.sh shell
+
+run: setup
+	RASA_PORT=$(RASA_PORT) ACTION_PORT=$(ACTION_PORT) scripts/run.sh run
+
+test: setup
+	$(APP_PY) -m pytest tests
+
+lint: .venv/.installed
+	.venv/bin/ruff check .
+
+# Re-pin both environments after editing requirements/*.in.
+lock: .venv-rasa/.installed .venv/.installed
+	.venv-rasa/bin/pip install --quiet -r requirements/rasa.in
+	.venv-rasa/bin/pip freeze --exclude-editable > requirements/rasa.txt
+	.venv/bin/pip install --quiet -r requirements/app.in
+	.venv/bin/pip freeze --exclude-editable > requirements/app.txt
+
+clean:
+	rm -rf var models results .pytest_cache

@@ -1,0 +1,58 @@
+"""Thin rasa-sdk actions: read the tracker, call llm_fallback, dispatch the reply.
+
+Retrieval, prompts and answer checks live in llm_fallback; nothing here knows how they work.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from rasa_sdk import Action, Tracker, ValidationAction
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from llm_fallback.answer import answer_question
+from llm_fallback.lang import detect_lang
+
+logger = logging.getLogger(__name__)
+
+UNAVAILABLE = {
+    "zh": "抱歉，笔记知识库暂时不可用，请稍后再试。",
+    "en": "Sorry, the notes knowledge base is unavailable right now. Please try again in a moment.",
+}
+
+
+class ValidateSlotMappings(ValidationAction):
+    """Runs after every user message: keeps `lang` in step with the user's language."""
+
+    def name(self) -> str:
+        return "action_validate_slot_mappings"
+
+    async def extract_lang(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        text = tracker.latest_message.get("text") or ""
+        if not text or text.startswith("/"):
+            return {}
+        return {"lang": detect_lang(text)}
+
+
+class ActionAnswerFromNotes(Action):
+    def name(self) -> str:
+        return "action_answer_from_notes"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[dict[str, Any]]:
+        question = tracker.latest_message.get("text") or ""
+        try:
+            # Retrieval and generation block; a worker thread keeps the action server responsive.
+            answer = await asyncio.to_thread(answer_question, question)
+        except Exception:
+            logger.exception("answer_from_notes failed sender=%s", tracker.sender_id)
+            dispatcher.utter_message(text=UNAVAILABLE[detect_lang(question)])
+            return []
+        dispatcher.utter_message(text=answer.text)
+        return []

@@ -1,0 +1,45 @@
+"""All settings in one place, read from the environment with defaults that work offline."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _env(name: str, default: str) -> str:
+    value = os.environ.get(name, "").strip()
+    return value or default
+
+
+@dataclass(frozen=True)
+class Settings:
+    notes_dir: Path = field(default_factory=lambda: Path(_env("NOTES_DIR", str(PROJECT_ROOT / "notes"))))
+    var_dir: Path = field(default_factory=lambda: Path(_env("VAR_DIR", str(PROJECT_ROOT / "var"))))
+    knowledge_db_url: str = field(default_factory=lambda: _env("KNOWLEDGE_DB_URL", ""))
+    # One jieba dictionary of domain terms for Rasa's JiebaTokenizer and for BM25; optional.
+    jieba_userdict: Path = field(
+        default_factory=lambda: Path(_env("JIEBA_USERDICT", str(PROJECT_ROOT / "data" / "dict" / "userdict.txt")))
+    )
+    # LLM settings are used by the answer step (llm.py); retrieval ignores them.
+    llm_backend: str = field(default_factory=lambda: _env("LLM_BACKEND", "llama_cpp"))
+    llm_model_path: str = field(default_factory=lambda: _env("LLM_MODEL_PATH", ""))
+    llm_base_url: str = field(default_factory=lambda: _env("LLM_BASE_URL", ""))
+    llm_timeout_s: float = field(default_factory=lambda: float(_env("LLM_TIMEOUT_S", "20")))
+    # Requests waiting for the one model instance beyond this many get a "busy" reply.
+    llm_queue_max: int = field(default_factory=lambda: int(_env("LLM_QUEUE_MAX", "4")))
+    llm_threads: int = field(default_factory=lambda: int(_env("LLM_THREADS", str(os.cpu_count() or 1))))
+    # Grounded prompts stay under ~700 tokens; 2048 leaves room for the answer at a small KV cache.
+    llm_ctx: int = field(default_factory=lambda: int(_env("LLM_CTX", "2048")))
+    llm_max_tokens: int = field(default_factory=lambda: int(_env("LLM_MAX_TOKENS", "160")))
+
+    @property
+    def db_url(self) -> str:
+        """SQLAlchemy URL of the knowledge store; a SQLite file under var/ unless configured."""
+        return self.knowledge_db_url or f"sqlite:///{self.var_dir / 'knowledge.db'}"
+
+
+def load_settings() -> Settings:
+    return Settings()

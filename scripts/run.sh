@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Starts the action server in the background and, in front, either the Rasa server (`run`) or
+# `rasa shell` (`shell`). When the front process ends, or on Ctrl-C, everything stops.
+set -euo pipefail
+mode=${1:-run}
+RASA_PORT=${RASA_PORT:-5005}
+ACTION_PORT=${ACTION_PORT:-5055}
+cd "$(dirname "$0")/.."
+
+port_free() {
+  .venv/bin/python -c "import socket,sys; s=socket.socket(); s.bind(('0.0.0.0', int(sys.argv[1])))" "$1" 2>/dev/null
+}
+for port in "$RASA_PORT" "$ACTION_PORT"; do
+  if ! port_free "$port"; then
+    echo "Port $port is in use. Stop what uses it ('ss -ltnp | grep :$port') or pick others:" >&2
+    echo "  make $mode RASA_PORT=5006 ACTION_PORT=5056" >&2
+    exit 1
+  fi
+done
+
+mkdir -p var
+# The action server's port is the one thing that varies in endpoints.yml.
+sed "s#localhost:5055#localhost:${ACTION_PORT}#" endpoints.yml > var/endpoints.yml
+
+pids=()
+cleanup() {
+  trap - EXIT INT TERM
+  [ ${#pids[@]} -gt 0 ] && kill "${pids[@]}" 2>/dev/null
+  wait 2>/dev/null || true
+}
+trap cleanup EXIT INT TERM
+
+.venv/bin/python -m rasa_sdk --actions actions --port "$ACTION_PORT" &
+pids+=($!)
+
+if [ "$mode" = shell ]; then
+  .venv-rasa/bin/rasa shell --endpoints var/endpoints.yml --port "$RASA_PORT"
+else
+  .venv-rasa/bin/rasa run --enable-api --endpoints var/endpoints.yml --port "$RASA_PORT" &
+  pids+=($!)
+  # Stop both when either dies, so a crashed action server is not left unnoticed.
+  wait -n
+fi
