@@ -21,7 +21,7 @@ class Settings:
     knowledge_db_url: str = field(default_factory=lambda: _env("KNOWLEDGE_DB_URL", ""))
     # One jieba dictionary of domain terms for Rasa's JiebaTokenizer and for BM25; optional.
     jieba_userdict: Path = field(
-        default_factory=lambda: Path(_env("JIEBA_USERDICT", str(PROJECT_ROOT / "data" / "dict" / "userdict.txt")))
+        default_factory=lambda: Path(_env("JIEBA_USERDICT", str(PROJECT_ROOT / "data/dict/userdict.txt")))
     )
     # LLM settings are used by the answer step (llm.py); retrieval ignores them.
     llm_backend: str = field(default_factory=lambda: _env("LLM_BACKEND", "llama_cpp"))

@@ -1,0 +1,7 @@
+"""Entry point of ``python -m llm_fallback``."""
+
+import sys
+
+from llm_fallback.cli import main
+
+sys.exit(main())

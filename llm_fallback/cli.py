@@ -1,0 +1,152 @@
+"""``python -m llm_fallback``: index the notes, search them, write a redacted copy, recalibrate."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+from llm_fallback.config import PROJECT_ROOT, load_settings
+
+# Calibration may also use CLINC150's out-of-scope queries when the shared checkout is beside us.
+DEFAULT_CLINC = PROJECT_ROOT.parent / "shared" / "bench" / "clinc150" / "data_full.json"
+
+
+class CliError(Exception):
+    """Bad input: shown as one line, exit status 2."""
+
+
+def _index(args: argparse.Namespace) -> None:
+    from llm_fallback.store import build_index
+
+    settings = load_settings()
+    notes = Path(args.notes) if args.notes else settings.notes_dir
+    report = build_index(notes, args.db or settings.db_url, progress=True)
+    print(f"indexed {report.documents} documents, {report.chunks} chunks "
+          f"(embedded {report.embedded}, reused {report.reused}, removed {report.removed} documents) "
+          f"in {report.seconds:.1f} s, generation {report.generation}")
+
+
+def _search(args: argparse.Namespace) -> None:
+    from llm_fallback.retrieve import get_retriever
+
+    settings = load_settings()
+    if args.db:
+        settings = replace(settings, knowledge_db_url=args.db)
+    hits = get_retriever(settings).search(args.question, k=args.k)
+    if args.json:
+        print(json.dumps([{"file": h.file, "heading": h.heading, "lines": h.lines, "score": round(h.score, 6),
+                           "relevance": round(h.relevance, 4), "relevant": h.relevant, "text": h.text}
+                          for h in hits], ensure_ascii=False, indent=2))
+        return
+    if not hits:
+        print("no matching passage in the notes")
+    for rank, hit in enumerate(hits, start=1):
+        flag = "relevant" if hit.relevant else "weak"
+        print(f"{rank}. {hit.sources_label()}  score={hit.score:.4f} relevance={hit.relevance:.2f} ({flag})")
+        print("   " + hit.text[:200].replace("\n", "\n   "))
+
+
+def _redact(args: argparse.Namespace) -> None:
+    from llm_fallback.ingest import read_notes
+    from llm_fallback.redact import redact
+
+    source, target = Path(args.in_dir), Path(args.out_dir)
+    if source.resolve() == target.resolve():
+        raise CliError("IN_DIR and OUT_DIR must differ: the originals are kept as they are")
+    notes = read_notes(source, include_readme=True)
+    total = 0
+    for note in notes:
+        result = redact(note.text)
+        out = target / note.path
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(result.text, encoding="utf-8")
+        for finding in result.findings:
+            print(f"{finding.kind}\t{note.path}:{finding.line}")
+        total += len(result.findings)
+    print(f"redacted {total} credentials in {len(notes)} files -> {target}")
+
+
+def _calibrate(args: argparse.Namespace) -> None:
+    from llm_fallback.calibration import calibrate, clinc_out_of_scope, load_questions
+    from llm_fallback.retrieve import PARAMS_PATH, Params, Retriever
+    from llm_fallback.store import load_index
+
+    settings = load_settings()
+    stored = load_index(args.db or settings.db_url)
+    if stored is None:
+        raise CliError("the notes index has not been built yet: run `python -m llm_fallback index`")
+    questions = load_questions()
+    clinc = Path(args.clinc) if args.clinc else DEFAULT_CLINC
+    if clinc.is_file():
+        questions += clinc_out_of_scope(clinc)
+    retriever = Retriever(stored.chunks, stored.vectors, Params(), settings.jieba_userdict)
+    report = calibrate(retriever, questions, PARAMS_PATH)
+    p = report.params
+    print(f"fusion: rrf_k={p.rrf_k} w_dense={p.w_dense} w_translation={p.w_translation} "
+          f"(hit@5 {report.hit_at_5:.2f}, MRR {report.mrr:.3f} on {report.answerable} answerable questions)")
+    print(f"relevance: coef={p.coef} intercept={p.intercept} threshold={p.threshold}; wrong side: "
+          f"{report.wrong_side_answerable}/{report.answerable} answerable, "
+          f"{report.wrong_side_out_of_scope}/{report.out_of_scope} out of scope")
+    print(f"written to {PARAMS_PATH}")
+
+
+def _ask(args: argparse.Namespace) -> None:
+    from llm_fallback.answer import ask_command
+
+    print(ask_command(args.question, as_json=args.json))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m llm_fallback", description=__doc__)
+    parser.add_argument("-v", "--verbose", action="store_true", help="log at INFO level")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    index = commands.add_parser("index", help="(re)index the notes into the knowledge store")
+    index.add_argument("--notes", help="notes directory (default: NOTES_DIR or notes/)")
+    index.add_argument("--db", help="SQLAlchemy URL (default: KNOWLEDGE_DB_URL or var/knowledge.db)")
+    index.set_defaults(run=_index)
+
+    search = commands.add_parser("search", help="search the indexed notes")
+    search.add_argument("question")
+    search.add_argument("--k", type=int, default=5, help="number of hits (default 5)")
+    search.add_argument("--json", action="store_true", help="print JSON")
+    search.add_argument("--db", help="SQLAlchemy URL of the knowledge store")
+    search.set_defaults(run=_search)
+
+    redact = commands.add_parser("redact", help="write a redacted copy of a notes directory")
+    redact.add_argument("in_dir")
+    redact.add_argument("out_dir")
+    redact.set_defaults(run=_redact)
+
+    calibrate = commands.add_parser("calibrate", help="refit fusion weights and the relevance model")
+    calibrate.add_argument("--db", help="SQLAlchemy URL of the knowledge store")
+    calibrate.add_argument("--clinc", help=f"CLINC150 data_full.json (default: {DEFAULT_CLINC} if present)")
+    calibrate.set_defaults(run=_calibrate)
+
+    ask = commands.add_parser("ask", help="answer a question from the notes (retrieval + local LLM)")
+    ask.add_argument("question")
+    ask.add_argument("--json", action="store_true", help="print JSON with route, sources and timings")
+    ask.set_defaults(run=_ask)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    from llm_fallback.retrieve import IndexNotBuiltError
+    from llm_fallback.store import StoreError
+
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    import jieba
+
+    jieba.setLogLevel(logging.WARNING)  # its dictionary-loading chatter is not ours to show
+    try:
+        args.run(args)
+    except (CliError, StoreError, IndexNotBuiltError, FileNotFoundError, NotADirectoryError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0

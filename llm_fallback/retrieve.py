@@ -1,0 +1,210 @@
+"""Hybrid retrieval over the stored index: BM25 on jieba tokens + dense USE vectors, fused by
+weighted reciprocal rank fusion, with a calibrated relevance in 0..1 on every hit.
+
+The index is read from the knowledge store once per process and held in memory (a sparse BM25
+matrix and a dense matrix); a query touches neither files nor the database.
+Fusion weights and the relevance model come from ``retrieval_params.json`` (refit with
+``python -m llm_fallback calibrate``).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import time
+from collections import Counter
+from dataclasses import dataclass, fields
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+from scipy import sparse
+
+from llm_fallback.chunk import Chunk
+from llm_fallback.config import Settings, load_settings
+from llm_fallback.embed import get_embedder
+from llm_fallback.store import load_index
+from llm_fallback.tokenize import tokenize, translate_terms
+
+log = logging.getLogger(__name__)
+
+PARAMS_PATH = Path(__file__).with_name("retrieval_params.json")
+FEATURES = ("cosine", "bm25_norm", "coverage")
+
+
+class IndexNotBuiltError(RuntimeError):
+    """The knowledge store holds no index yet."""
+
+
+@dataclass(frozen=True)
+class Hit:
+    file: str  # relative to the notes directory
+    heading: str  # heading path joined with " > "
+    line_start: int  # 1-based, inclusive, lines of the source file
+    line_end: int
+    text: str  # redacted chunk text
+    score: float  # fused RRF score (only comparable within one query)
+    relevance: float  # calibrated probability that the chunk answers the question
+    relevant: bool  # relevance >= the calibrated threshold
+
+    @property
+    def lines(self) -> str:
+        return f"{self.line_start}-{self.line_end}"
+
+    def sources_label(self) -> str:
+        """How an answer cites this hit: file, section and lines."""
+        section = f" › {self.heading}" if self.heading else ""
+        return f"{self.file}{section} (lines {self.lines})"
+
+
+@dataclass(frozen=True)
+class Params:
+    """Fusion and relevance parameters; defaults are used when no fitted file exists."""
+
+    rrf_k: float = 60.0
+    w_bm25: float = 1.0
+    w_dense: float = 0.5
+    w_translation: float = 0.5  # BM25 weight of glossary translations of the question's terms
+    candidates: int = 50
+    coef: tuple[float, ...] = (6.0, 3.0, 3.0)  # one weight per FEATURES entry
+    intercept: float = -6.0
+    threshold: float = 0.5
+
+    @classmethod
+    def load(cls, path: Path = PARAMS_PATH) -> Params:
+        if not path.is_file():
+            return cls()
+        data = json.loads(path.read_text(encoding="utf-8"))
+        if data.get("features", list(FEATURES)) != list(FEATURES):
+            raise ValueError(f"{path} was fitted on other features; run `python -m llm_fallback calibrate`")
+        known = {f.name for f in fields(cls)}
+        values = {key: tuple(value) if isinstance(value, list) else value
+                  for key, value in data.items() if key in known}
+        return cls(**values)
+
+
+class Bm25:
+    """Okapi BM25 with the per-(chunk, term) weights precomputed in a sparse matrix."""
+
+    def __init__(self, documents: list[list[str]], k1: float = 1.5, b: float = 0.75) -> None:
+        self.vocab: dict[str, int] = {}
+        rows, cols, counts = [], [], []
+        for row, tokens in enumerate(documents):
+            for term, count in Counter(tokens).items():
+                rows.append(row)
+                cols.append(self.vocab.setdefault(term, len(self.vocab)))
+                counts.append(count)
+        n_docs = len(documents)
+        tf = sparse.csr_matrix((np.array(counts, dtype=np.float32), (rows, cols)),
+                               shape=(n_docs, len(self.vocab)))
+        df = np.bincount(np.array(cols, dtype=np.int64), minlength=len(self.vocab))
+        self.idf = np.log1p((n_docs - df + 0.5) / (df + 0.5)).astype(np.float32)
+        # An unknown query term is rarer than any known one: the weight of a term seen once.
+        self.unknown_idf = float(math.log1p((n_docs - 0.5) / 1.5)) if n_docs else 1.0
+        lengths = np.array([len(tokens) for tokens in documents], dtype=np.float32)
+        norm = k1 * (1 - b + b * lengths / max(float(lengths.mean()) if n_docs else 1.0, 1.0))
+        tf = tf.tocoo()
+        weights = tf.data * (k1 + 1) / (tf.data + norm[tf.row]) * self.idf[tf.col]
+        # CSC: a query reads a few whole columns (its terms).
+        self.weights = sparse.csc_matrix((weights, (tf.row, tf.col)), shape=tf.shape)
+        self.k1 = k1
+
+    def query(self, terms: dict[str, float]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per chunk: BM25 score, score over the best a chunk could get for this question, and
+        coverage (the share of the question's idf mass whose terms the chunk contains; terms the
+        notes never use count against it, which is what out-of-scope questions look like).
+        ``terms`` maps each query term to its weight (1 for the question's own words)."""
+        known = [t for t in terms if t in self.vocab]
+        ids = [self.vocab[t] for t in known]
+        weights = np.array([terms[t] for t in known], dtype=np.float32)
+        unknown = sum(w for t, w in terms.items() if t not in self.vocab)
+        total_idf = float(self.idf[ids] @ weights) + self.unknown_idf * unknown
+        n_docs = self.weights.shape[0]
+        if not ids:
+            zeros = np.zeros(n_docs, dtype=np.float32)
+            return zeros, zeros, zeros
+        columns = self.weights[:, ids]
+        scores = np.asarray(columns @ weights).ravel()
+        present = (columns > 0).astype(np.float32)
+        coverage = np.asarray(present @ (self.idf[ids] * weights)).ravel() / total_idf
+        return scores, scores / (total_idf * (self.k1 + 1)), coverage
+
+
+class Retriever:
+    """In-memory hybrid index over a list of chunks and their vectors."""
+
+    def __init__(self, chunks: list[Chunk], vectors: np.ndarray, params: Params | None = None,
+                 userdict: Path | None = None) -> None:
+        self.chunks = chunks
+        self.vectors = vectors
+        self.params = params or Params.load()
+        self.userdict = userdict
+        self.bm25 = Bm25([tokenize(c.indexed_text, userdict) for c in chunks])
+
+    def query_terms(self, question: str) -> dict[str, float]:
+        """The question's own terms (weight 1) and its glossary translations (a lower weight: they
+        bridge languages but are guesses, and must not outweigh what was actually asked)."""
+        terms = dict.fromkeys(tokenize(question, self.userdict), 1.0)
+        if self.params.w_translation > 0:
+            for term in tokenize(translate_terms(question), self.userdict):
+                terms.setdefault(term, self.params.w_translation)
+        return terms
+
+    def bm25_scores(self, question: str) -> np.ndarray:
+        return self.bm25.query(self.query_terms(question))[0]
+
+    def dense_scores(self, question: str) -> np.ndarray:
+        return self.vectors @ get_embedder().encode_query(question)
+
+    def features(self, question: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(BM25 scores, cosines, per-chunk relevance features in FEATURES order)."""
+        bm25, bm25_norm, coverage = self.bm25.query(self.query_terms(question))
+        cosine = self.dense_scores(question)
+        return bm25, cosine, np.column_stack([cosine, bm25_norm, coverage])
+
+    def fuse(self, bm25: np.ndarray, cosine: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Weighted reciprocal rank fusion: (indices of the top k chunks, fused score per chunk)."""
+        p = self.params
+        fused = np.zeros(len(self.chunks), dtype=np.float64)
+        for scores, weight, need_match in ((bm25, p.w_bm25, True), (cosine, p.w_dense, False)):
+            if weight <= 0:
+                continue
+            order = np.argsort(-scores, kind="stable")[: p.candidates]
+            if need_match:
+                order = order[scores[order] > 0]  # no shared term: BM25 has no opinion
+            fused[order] += weight / (p.rrf_k + np.arange(1, len(order) + 1))
+        top = np.argsort(-fused, kind="stable")[:k]
+        return top[fused[top] > 0], fused
+
+    def search(self, question: str, k: int = 5) -> list[Hit]:
+        started = time.perf_counter()
+        if not self.chunks or not question.strip():
+            return []
+        bm25, cosine, feats = self.features(question)
+        top, fused = self.fuse(bm25, cosine, k)
+        p = self.params
+        relevance = 1.0 / (1.0 + np.exp(-(feats[top] @ np.array(p.coef) + p.intercept)))
+        hits = []
+        for index, rel in zip(top, relevance, strict=True):
+            c = self.chunks[index]
+            hits.append(Hit(c.file, c.heading, c.line_start, c.line_end, c.text, float(fused[index]),
+                            float(rel), bool(rel >= p.threshold)))
+        log.debug("search chars=%d hits=%d top_relevance=%.2f ms=%.1f", len(question), len(hits),
+                  hits[0].relevance if hits else 0.0, (time.perf_counter() - started) * 1000)
+        return hits
+
+
+@lru_cache(maxsize=4)
+def _load_retriever(db_url: str, userdict: Path) -> Retriever:
+    stored = load_index(db_url)
+    if stored is None:
+        raise IndexNotBuiltError("the notes index has not been built yet: run `python -m llm_fallback index`")
+    log.info("index loaded generation=%d chunks=%d", stored.generation, len(stored.chunks))
+    return Retriever(stored.chunks, stored.vectors, Params.load(), userdict)
+
+
+def get_retriever(settings: Settings | None = None) -> Retriever:
+    """The process-wide retriever for the configured store, loaded on first use."""
+    settings = settings or load_settings()
+    return _load_retriever(settings.db_url, settings.jieba_userdict)

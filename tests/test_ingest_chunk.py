@@ -1,0 +1,114 @@
+"""Markdown structure, line numbers and chunk boundaries; BM25 tokenization."""
+
+from pathlib import Path
+
+import pytest
+
+from llm_fallback.chunk import MAX_CHARS, chunk_note
+from llm_fallback.ingest import clean_heading, parse_blocks, read_notes
+from llm_fallback.tokenize import tokenize
+
+NOTE = """# 标题
+intro line
+
+## 部署
+>引用第一行
+>
+>>嵌套引用
+>>
+>>```
+>>code inside nested quote
+>>
+>>still code
+>>```
+
+| a | b |
+| --- | --- |
+| 1 | 2 |
+
+- item one
+  continued
+- item two
+
+### <font color=red>**检索**</font>
+text under 检索
+"""
+
+
+def test_blocks_follow_structure_and_keep_line_numbers() -> None:
+    blocks = parse_blocks(NOTE)
+    kinds = [(b.kind, b.line_start, b.line_end) for b in blocks]
+    assert kinds == [
+        ("heading", 1, 1), ("paragraph", 2, 2), ("heading", 4, 4), ("paragraph", 5, 5), ("paragraph", 7, 7),
+        ("code", 9, 13), ("table", 15, 17), ("list", 19, 20), ("list", 21, 21), ("heading", 23, 23),
+        ("paragraph", 24, 24),
+    ]
+    code = blocks[5]
+    assert code.text.splitlines()[1] == "code inside nested quote"  # quote markers stripped
+    assert blocks[7].text == "- item one\n  continued"
+    assert blocks[-1].heading_path == ("标题", "部署", "检索")
+    assert blocks[4].heading_path == ("标题", "部署")
+
+
+def test_heading_markup_is_cleaned() -> None:
+    assert clean_heading("<font color=red>**文档召回**</font>") == "文档召回"
+    assert clean_heading("[LLaMA-Factory](https://x.y)") == "LLaMA-Factory"
+
+
+def test_html_comments_are_dropped_but_lines_kept() -> None:
+    blocks = parse_blocks("<!--\n * @Author: x\n-->\n\n# T\nbody\n")
+    assert [(b.kind, b.line_start) for b in blocks] == [("heading", 5), ("paragraph", 6)]
+
+
+def test_readme_is_skipped_unless_asked(tmp_path: Path) -> None:
+    (tmp_path / "README.md").write_text("about", encoding="utf-8")
+    (tmp_path / "a.md").write_text("note", encoding="utf-8")
+    (tmp_path / "image.png").write_bytes(b"\x89PNG")
+    assert [n.path for n in read_notes(tmp_path)] == ["a.md"]
+    assert [n.path for n in read_notes(tmp_path, include_readme=True)] == ["README.md", "a.md"]
+    with pytest.raises(FileNotFoundError):
+        read_notes(tmp_path / "missing")
+
+
+def _long_note() -> str:
+    sentences = "".join(f"这是第{i}句话，用来测试按句子切分长段落。" for i in range(60))
+    code = "\n".join(f"line {i} of a long code block that must stay whole" for i in range(30))
+    rows = "\n".join(f"| row {i} | {'值' * 40} |" for i in range(30))
+    return f"# 长文\n{sentences}\n\n```\n{code}\n```\n\n| k | v |\n| --- | --- |\n{rows}\n\n## 小节\n短内容\n"
+
+
+def test_chunks_respect_size_sentences_code_and_table_rows() -> None:
+    text = _long_note()
+    lines = text.splitlines()
+    chunks = chunk_note("long.md", text)
+    code_chunks = [c for c in chunks if "line 0 of a long code block" in c.text]
+    assert len(code_chunks) == 1 and "line 29 of a long code block" in code_chunks[0].text
+    for chunk in chunks:
+        if chunk is not code_chunks[0]:
+            assert len(chunk.text) <= MAX_CHARS * 5 // 4
+        for line in chunk.text.splitlines():
+            if line.startswith("| row"):
+                assert line in lines  # a table row is never cut
+        prose = [s for s in chunk.text.split("。") if s.startswith("这是第")]
+        assert all(s.endswith("段落") for s in prose)  # sentences are never cut
+        source = "\n".join(lines[chunk.line_start - 1:chunk.line_end])
+        assert chunk.text.splitlines()[0].strip() in source  # line range points at the text
+    assert chunks[-1].heading_path == ("长文", "小节")
+    assert chunks[-1].text.startswith("## 小节")  # the heading travels with its text
+
+
+def test_small_sibling_sections_merge_and_hash_is_stable() -> None:
+    text = "# 工具\n## A\n* 支持 cpu\n## B\n* 支持所有环境\n"
+    (chunk,) = chunk_note("t.md", text)
+    assert chunk.heading_path == ("工具",)
+    assert (chunk.line_start, chunk.line_end) == (1, 5)
+    assert chunk.content_hash == chunk_note("t.md", text)[0].content_hash
+    assert chunk.content_hash != chunk_note("t.md", text.replace("cpu", "gpu"))[0].content_hash
+
+
+def test_tokenize_keeps_terms_whole_and_drops_stop_words() -> None:
+    tokens = tokenize("What is top_p for Qwen2-7B? 余弦相似度适合什么场景？")
+    assert "top_p" in tokens and "qwen2-7b" in tokens and "qwen2" in tokens
+    assert "what" not in tokens and "什么" not in tokens and "？" not in tokens
+    assert "余弦" in tokens and "相似" in tokens
+    assert tokenize("Epochs LLMs") == ["epoch", "llm"]
