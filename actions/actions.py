@@ -13,8 +13,10 @@ from rasa_sdk import Action, Tracker, ValidationAction
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from llm_fallback.answer import answer_question
+from llm_fallback.answer import answer_question, busy_reply
 from llm_fallback.lang import detect_lang
+from llm_fallback.llm import LLMBusy
+from llm_fallback.retrieve import IndexNotBuiltError
 
 logger = logging.getLogger(__name__)
 
@@ -50,6 +52,14 @@ class ActionAnswerFromNotes(Action):
         try:
             # Retrieval and generation block; a worker thread keeps the action server responsive.
             answer = await asyncio.to_thread(answer_question, question)
+        except LLMBusy:
+            logger.warning("answer_from_notes busy sender=%s", tracker.sender_id)
+            dispatcher.utter_message(text=busy_reply(question))
+            return []
+        except IndexNotBuiltError as exc:
+            logger.error("answer_from_notes no index sender=%s: %s", tracker.sender_id, exc)
+            dispatcher.utter_message(text=UNAVAILABLE[detect_lang(question)])
+            return []
         except Exception:
             logger.exception("answer_from_notes failed sender=%s", tracker.sender_id)
             dispatcher.utter_message(text=UNAVAILABLE[detect_lang(question)])

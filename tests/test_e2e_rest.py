@@ -1,0 +1,69 @@
+"""End to end: REST webhook -> real Rasa server (trained model) -> real action server -> notes."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+import pytest
+import requests
+import yaml
+
+from llm_fallback.lang import detect_lang
+from tests.servers import ROOT, RasaServer
+
+pytestmark = pytest.mark.servers
+NOTE_FILES = {p.name for p in (ROOT / "notes").glob("*.md")}
+
+
+def response_text(name: str, lang: str) -> str:
+    """The domain's text of a response in one language (conditional variations carry `en`)."""
+    variations = yaml.safe_load(Path(ROOT / "domain.yml").read_text())["responses"][name]
+    for variation in variations:
+        conditions = variation.get("condition", [])
+        if (lang == "en") == any(c.get("value") == "en" for c in conditions):
+            return variation["text"]
+    raise KeyError(name)
+
+
+def new_sender() -> str:
+    return f"test-{uuid.uuid4().hex[:10]}"
+
+
+@pytest.mark.parametrize(
+    ("message", "lang"),
+    [("你好", "zh"), ("hello there", "en"), ("早上好呀", "zh"), ("hey, good morning", "en")],
+)
+def test_greeting_answered_in_the_users_language(rasa: RasaServer, message: str, lang: str) -> None:
+    assert rasa.texts(new_sender(), message) == [response_text("utter_greet", lang)]
+
+
+@pytest.mark.parametrize(
+    ("message", "lang"),
+    [("明天上海天气怎么样", "zh"), ("book me a table for two tonight", "en")],
+)
+def test_out_of_scope_gets_an_honest_reply(rasa: RasaServer, message: str, lang: str) -> None:
+    assert rasa.texts(new_sender(), message) == [response_text("utter_out_of_scope", lang)]
+
+
+@pytest.mark.parametrize(
+    "question",
+    ["QLoRA 用什么量化方法压缩预训练模型？", "LoRA 的 rank 怎么设", "Which inference engine runs on a CPU?"],
+)
+def test_notes_question_answered_with_sources(rasa: RasaServer, question: str) -> None:
+    texts = rasa.texts(new_sender(), question)
+    assert texts, "the bot stayed silent"
+    reply = "\n".join(texts)
+    assert any(name in reply for name in NOTE_FILES), reply
+    assert detect_lang(reply) == detect_lang(question), reply
+
+
+def test_restart_clears_the_conversation(rasa: RasaServer) -> None:
+    sender = new_sender()
+    rasa.texts(sender, "hello")
+    rasa.send(sender, "/restart")
+    tracker = requests.get(f"{rasa.url}/conversations/{sender}/tracker", timeout=10).json()
+    events = [e["event"] for e in tracker["events"]]
+    assert "restart" in events
+    assert events.count("session_started") == 2  # the first message and the restart both start one
+    assert tracker["slots"]["lang"] is None
