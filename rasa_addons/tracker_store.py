@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import os
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 from rasa.core.brokers.broker import EventBroker
 from rasa.core.tracker_store import SQLTrackerStore
@@ -33,9 +33,9 @@ def tracker_store_url() -> str:
 class UrlSQLTrackerStore(SQLTrackerStore):
     def __init__(
         self,
-        domain: Optional[Domain] = None,
-        host: Optional[str] = None,
-        event_broker: Optional[EventBroker] = None,
+        domain: Domain | None = None,
+        host: str | None = None,
+        event_broker: EventBroker | None = None,
         **kwargs: Any,
     ) -> None:
         url = tracker_store_url()

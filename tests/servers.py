@@ -47,7 +47,9 @@ def wait_until_up(url: str, process: subprocess.Popen, log: Path, timeout_s: flo
 
 
 @contextmanager
-def running(cmd: list[str], health_url: str, log: Path, env: dict[str, str], timeout_s: float) -> Iterator[None]:
+def running(
+    cmd: list[str], health_url: str, log: Path, env: dict[str, str], timeout_s: float
+) -> Iterator[None]:
     with log.open("w") as log_file:
         process = subprocess.Popen(
             cmd, cwd=ROOT, env=env, stdout=log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
@@ -75,7 +77,9 @@ class RasaServer:
 
     def send(self, sender: str, message: str, timeout_s: float = 60) -> list[dict]:
         reply = requests.post(
-            f"{self.url}/webhooks/rest/webhook", json={"sender": sender, "message": message}, timeout=timeout_s
+            f"{self.url}/webhooks/rest/webhook",
+            json={"sender": sender, "message": message},
+            timeout=timeout_s,
         )
         reply.raise_for_status()
         return reply.json()
@@ -100,12 +104,19 @@ def rasa_server(workdir: Path, action_url: str, tracker_url: str) -> Iterator[Ra
         raise FileNotFoundError(f"{MODEL} is missing: run `make train` (make test does it first)")
     port = free_port()
     endpoints = workdir / f"endpoints-{port}.yml"
-    endpoints.write_text(
-        (ROOT / "endpoints.yml").read_text().replace("http://localhost:5055", action_url)
-    )
+    endpoints.write_text((ROOT / "endpoints.yml").read_text().replace("http://localhost:5055", action_url))
     cmd = [
-        str(RASA), "run", "--enable-api", "--port", str(port), "--interface", "127.0.0.1",
-        "--model", str(MODEL), "--endpoints", str(endpoints),
+        str(RASA),
+        "run",
+        "--enable-api",
+        "--port",
+        str(port),
+        "--interface",
+        "127.0.0.1",
+        "--model",
+        str(MODEL),
+        "--endpoints",
+        str(endpoints),
     ]
     url = f"http://127.0.0.1:{port}"
     env = base_env(TRACKER_STORE_URL=tracker_url)

@@ -13,7 +13,12 @@ MIN_INTENT_ACCURACY = 0.90
 
 def run_rasa(*args: str, timeout_s: float = 900) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [str(RASA), *args], cwd=ROOT, env=base_env(), capture_output=True, text=True, timeout=timeout_s,
+        [str(RASA), *args],
+        cwd=ROOT,
+        env=base_env(),
+        capture_output=True,
+        text=True,
+        timeout=timeout_s,
         stdin=subprocess.DEVNULL,
     )
 
@@ -25,14 +30,24 @@ def test_data_validates_without_warnings() -> None:
 
 def test_core_stories_predicted_without_errors(tmp_path: Path) -> None:
     result = run_rasa(
-        "test", "core", "--model", str(MODEL), "--stories", "tests/test_stories.yml",
-        "--fail-on-prediction-errors", "--out", str(tmp_path), "--no-plot",
+        "test",
+        "core",
+        "--model",
+        str(MODEL),
+        "--stories",
+        "tests/test_stories.yml",
+        "--fail-on-prediction-errors",
+        "--out",
+        str(tmp_path),
+        "--no-plot",
     )
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
 
 
 def test_nlu_accuracy_on_held_out_messages(tmp_path: Path) -> None:
-    result = run_rasa("test", "nlu", "--model", str(MODEL), "--nlu", "tests/nlu_test.yml", "--out", str(tmp_path))
+    result = run_rasa(
+        "test", "nlu", "--model", str(MODEL), "--nlu", "tests/nlu_test.yml", "--out", str(tmp_path)
+    )
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
     report = json.loads((tmp_path / "intent_report.json").read_text())
     print(f"intent accuracy={report['accuracy']:.3f} macro_f1={report['macro avg']['f1-score']:.3f}")
