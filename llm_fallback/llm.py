@@ -1,0 +1,286 @@
+"""LLM backends behind one small interface, and the one model instance a process shares.
+
+Backends only stream text pieces; `LLM` adds what every backend needs the same way: lazy loading
+once per process, a bounded queue in front of the single model, and a time budget enforced between
+pieces so that a slow generation is cut off and the caller can fall back to an extractive answer.
+
+Backends (LLM_BACKEND):
+- ``llama_cpp`` (default): a GGUF file through llama-cpp-python, with the file's chat template.
+- ``transformers``: a Hugging Face model directory, or a GGUF file loaded with ``gguf_file=``.
+- ``openai``: any OpenAI-compatible server (vLLM, Ollama, llama-server); LLM_BASE_URL ends in /v1,
+  LLM_MODEL_PATH names the served model.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable, Generator, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from llm_fallback.config import Settings, load_settings
+from llm_fallback.model import DEFAULT_MODEL, is_prepared, model_file
+
+log = logging.getLogger(__name__)
+
+Message = dict[str, str]
+Prompt = str | list[Message]
+
+SEED = 0
+
+
+class LLMError(RuntimeError):
+    """The model could not produce an answer (missing model, unreachable server, backend failure)."""
+
+
+class LLMBusy(LLMError):
+    """The queue in front of the model is full; the caller should ask the user to retry."""
+
+
+class LLMTimeout(LLMError):
+    """The time budget ran out; `partial` holds what was generated until then."""
+
+    def __init__(self, partial: str) -> None:
+        super().__init__("generation exceeded its time budget")
+        self.partial = partial
+
+
+@dataclass(frozen=True)
+class GenerationResult:
+    text: str
+    tokens: int  # streamed pieces: one per token for llama.cpp and OpenAI-compatible servers
+    ttft_s: float | None  # from the call, queue wait included; None when no piece arrived
+    elapsed_s: float
+    timed_out: bool
+
+    @property
+    def tokens_per_s(self) -> float:
+        decode_s = self.elapsed_s - (self.ttft_s or 0.0)
+        return (self.tokens - 1) / decode_s if self.tokens > 1 and decode_s > 0 else 0.0
+
+
+Pieces = Generator[str, None, None]
+
+
+class Backend(Protocol):
+    def stream(self, messages: list[Message], max_tokens: int, temperature: float,
+               stop: Sequence[str]) -> Pieces:
+        """Yield text pieces as they are generated; closing the iterator stops generation."""
+
+
+class LlamaCppBackend:
+    def __init__(self, model_path: Path, n_ctx: int, n_threads: int) -> None:
+        from llama_cpp import Llama  # imported here: loading the native library is not free
+
+        self.llama = Llama(model_path=str(model_path), n_ctx=n_ctx, n_threads=n_threads,
+                           n_threads_batch=n_threads, seed=SEED, verbose=False)
+
+    def stream(self, messages: list[Message], max_tokens: int, temperature: float,
+               stop: Sequence[str]) -> Pieces:
+        # llama-cpp-python keeps the previous prompt's tokens and re-evaluates only what differs, so a
+        # fixed system message is evaluated once per process.
+        chunks = self.llama.create_chat_completion(messages=messages, max_tokens=max_tokens,
+                                                  temperature=temperature, stop=list(stop), seed=SEED,
+                                                  stream=True)
+        try:
+            for chunk in chunks:
+                piece = chunk["choices"][0]["delta"].get("content")
+                if piece:
+                    yield piece
+        finally:
+            chunks.close()
+
+
+class TransformersBackend:
+    def __init__(self, model_path: Path, n_threads: int) -> None:
+        import torch
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        torch.set_num_threads(n_threads)
+        torch.manual_seed(SEED)
+        if model_path.suffix == ".gguf":
+            source, kwargs = str(model_path.parent), {"gguf_file": model_path.name}
+        else:
+            source, kwargs = str(model_path), {}
+        self._tokenizer = AutoTokenizer.from_pretrained(source, **kwargs)
+        self._model = AutoModelForCausalLM.from_pretrained(source, **kwargs)
+
+    def stream(self, messages: list[Message], max_tokens: int, temperature: float,
+               stop: Sequence[str]) -> Pieces:
+        import torch
+        from transformers import StoppingCriteria, StoppingCriteriaList, TextIteratorStreamer
+
+        cancelled = threading.Event()
+
+        class _Cancelled(StoppingCriteria):
+            def __call__(self, input_ids, scores, **kwargs):
+                return torch.full((input_ids.shape[0],), cancelled.is_set(), dtype=torch.bool)
+
+        inputs = self._tokenizer.apply_chat_template(messages, add_generation_prompt=True,
+                                                     return_tensors="pt", return_dict=True)
+        streamer = TextIteratorStreamer(self._tokenizer, skip_prompt=True, skip_special_tokens=True)
+        kwargs = dict(**inputs, max_new_tokens=max_tokens, streamer=streamer,
+                      stopping_criteria=StoppingCriteriaList([_Cancelled()]))
+        if temperature > 0:
+            kwargs.update(do_sample=True, temperature=temperature)
+        else:
+            kwargs.update(do_sample=False, temperature=None, top_p=None, top_k=None)
+        if stop:
+            kwargs.update(stop_strings=list(stop), tokenizer=self._tokenizer)
+        worker = threading.Thread(target=self._model.generate, kwargs=kwargs, daemon=True)
+        worker.start()
+        try:
+            yield from streamer
+        finally:
+            cancelled.set()
+            worker.join()
+
+
+class OpenAIBackend:
+    def __init__(self, base_url: str, model: str, timeout_s: float) -> None:
+        self._url = base_url.rstrip("/") + "/chat/completions"
+        self._model = model
+        self._timeout_s = timeout_s
+
+    def stream(self, messages: list[Message], max_tokens: int, temperature: float,
+               stop: Sequence[str]) -> Pieces:
+        import requests
+
+        payload = {"model": self._model, "messages": messages, "max_tokens": max_tokens,
+                   "temperature": temperature, "seed": SEED, "stream": True}
+        if stop:
+            payload["stop"] = list(stop)
+        try:
+            # The read timeout covers a server that stalls before its first piece; between pieces the
+            # caller's budget applies. Leaving the block closes the connection, which servers take
+            # as a cancellation.
+            with requests.post(self._url, json=payload, stream=True, timeout=(5, self._timeout_s)) as resp:
+                resp.raise_for_status()
+                for line in resp.iter_lines():
+                    if not line.startswith(b"data:"):
+                        continue
+                    data = line[5:].strip()
+                    if data == b"[DONE]":
+                        return
+                    choices = json.loads(data).get("choices") or [{}]
+                    piece = (choices[0].get("delta") or {}).get("content")
+                    if piece:
+                        yield piece
+        except requests.RequestException as exc:
+            raise LLMError(f"LLM server at {self._url} failed: {type(exc).__name__}") from exc
+
+
+def make_backend(settings: Settings) -> Backend:
+    """The backend LLM_BACKEND names; loads the model, so call it once per process."""
+    name = settings.llm_backend
+    if name == "openai":
+        if not settings.llm_base_url:
+            raise LLMError("LLM_BACKEND=openai needs LLM_BASE_URL, e.g. http://localhost:8000/v1")
+        model = settings.llm_model_path or "default"
+        return OpenAIBackend(settings.llm_base_url, model, settings.llm_timeout_s)
+    if settings.llm_model_path:
+        path = Path(settings.llm_model_path)
+    elif is_prepared(DEFAULT_MODEL, settings.var_dir):
+        path = model_file(DEFAULT_MODEL, settings.var_dir)
+    else:
+        raise LLMError("no local model: run `python -m llm_fallback.model prepare` or set LLM_MODEL_PATH")
+    if not path.exists():
+        raise LLMError(f"LLM_MODEL_PATH does not exist: {path}")
+    log.info("loading %s model %s", name, path.name)
+    if name == "llama_cpp":
+        return LlamaCppBackend(path, settings.llm_ctx, settings.llm_threads)
+    if name == "transformers":
+        return TransformersBackend(path, settings.llm_threads)
+    raise LLMError(f"unknown LLM_BACKEND {name!r}: use llama_cpp, transformers or openai")
+
+
+def _as_messages(prompt: Prompt) -> list[Message]:
+    return [{"role": "user", "content": prompt}] if isinstance(prompt, str) else prompt
+
+
+class LLM:
+    """One backend per process, created on first use; generations run one at a time.
+
+    At most `queue_max` requests wait behind the running one; more get `LLMBusy` at once, because a
+    user waiting behind a long queue is better told to retry than left without a reply.
+    """
+
+    def __init__(self, factory: Callable[[], Backend], queue_max: int, timeout_s: float) -> None:
+        self._factory = factory
+        self._queue_max = queue_max
+        self._timeout_s = timeout_s
+        self._backend: Backend | None = None
+        self._run_lock = threading.Lock()  # llama.cpp contexts are not thread-safe
+        self._count_lock = threading.Lock()
+        self._in_flight = 0
+
+    def load(self) -> None:
+        """Load the model now (e.g. at server start) instead of on the first question."""
+        with self._run_lock:
+            self._ensure_backend()
+
+    def _ensure_backend(self) -> Backend:
+        if self._backend is None:
+            self._backend = self._factory()
+        return self._backend
+
+    def stream(self, prompt: Prompt, max_tokens: int, temperature: float = 0.0, stop: Sequence[str] = (),
+               timeout_s: float | None = None) -> Iterator[str]:
+        """Yield pieces; raises `LLMBusy` when the queue is full and `LLMTimeout` when the budget runs
+        out (waiting in the queue counts). Closing the iterator early stops the generation."""
+        deadline = time.monotonic() + (self._timeout_s if timeout_s is None else timeout_s)
+        with self._count_lock:
+            if self._in_flight > self._queue_max:
+                raise LLMBusy("the model queue is full")
+            self._in_flight += 1
+        try:
+            if not self._run_lock.acquire(timeout=max(0.0, deadline - time.monotonic())):
+                raise LLMTimeout("")
+            try:
+                yield from self._stream_locked(prompt, max_tokens, temperature, stop, deadline)
+            finally:
+                self._run_lock.release()
+        finally:
+            with self._count_lock:
+                self._in_flight -= 1
+
+    def _stream_locked(self, prompt: Prompt, max_tokens: int, temperature: float, stop: Sequence[str],
+                       deadline: float) -> Iterator[str]:
+        pieces = self._ensure_backend().stream(_as_messages(prompt), max_tokens, temperature, stop)
+        text = []
+        try:
+            for piece in pieces:
+                if time.monotonic() > deadline:
+                    raise LLMTimeout("".join(text))
+                text.append(piece)
+                yield piece
+        finally:
+            pieces.close()
+
+    def generate(self, prompt: Prompt, max_tokens: int, temperature: float = 0.0, stop: Sequence[str] = (),
+                 timeout_s: float | None = None) -> GenerationResult:
+        """The whole generation with its timings; a timeout returns the partial text with timed_out."""
+        start = time.monotonic()
+        ttft = None
+        pieces: list[str] = []
+        timed_out = False
+        try:
+            for piece in self.stream(prompt, max_tokens, temperature, stop, timeout_s):
+                if ttft is None:
+                    ttft = time.monotonic() - start
+                pieces.append(piece)
+        except LLMTimeout:
+            timed_out = True
+        return GenerationResult("".join(pieces), len(pieces), ttft, time.monotonic() - start, timed_out)
+
+
+@functools.lru_cache(maxsize=1)
+def get_llm() -> LLM:
+    """The process-wide model service, built from the settings on first call (the model loads lazily)."""
+    settings = load_settings()
+    return LLM(functools.partial(make_backend, settings), settings.llm_queue_max, settings.llm_timeout_s)

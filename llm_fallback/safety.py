@@ -1,0 +1,95 @@
+"""Refuse credential requests and harmful requests before any retrieval or LLM call; filter output last.
+
+The checks are deliberately lexical: they run in microseconds, never reach the model, and the
+framing of a request (role-play, "for a novel", "my late grandmother used to…") does not change the
+topic words they look for. The notes ship redacted anyway; refusing credential questions outright
+keeps the bot from even describing where a secret sits.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+from llm_fallback.lang import Lang
+from llm_fallback.redact import redact
+
+Refusal = Literal["credential", "harmful", "injection"]
+
+# Credential nouns. A bare "token" is an LLM term (max_new_tokens, 1k tokens), so only tokens that
+# grant access count.
+_CREDENTIAL = re.compile(
+    # Letter boundaries, not \b: names like OPENAI_API_KEY join words with underscores.
+    r"(?i)(?<![a-z])(?:pass(?:word|wd|phrase)s?|pwd|credentials?|secret[\s_-]*keys?|private[\s_-]*keys?"
+    r"|ssh[\s_-]*keys?|api[\s_-]*keys?|access[\s_-]*keys?|(?:api|access|auth|bearer|refresh|session|hf"
+    r"|huggingface|github|openai)[\s_-]*tokens?|connection[\s_-]*strings?|dsn|signed[\s_-]*(?:url|link)s?"
+    r"|login\s+(?:info|details)|2fa|otp)(?![a-z])"
+    r"|密码|口令|密钥|秘钥|私钥|凭证|凭据|令牌|连接串|连接字符串|签名(?:链接|地址|URL)|登录信息|账号密码"
+)
+
+# Topics whose instructions cause serious harm, in both languages. Whole words for English so that
+# ordinary ML vocabulary ("gradient explosion", "attack surface") does not trip them.
+_HARMFUL_EN = re.compile(
+    r"(?i)\b(?:bombs?|pipe[\s-]*bombs?|explosives?|napalm|molotov|gunpowder|detonators?|thermite"
+    r"|nerve[\s-]*agents?|sarin|vx\s+gas|mustard[\s-]*gas|ricin|anthrax|bio[\s-]*weapons?"
+    r"|chemical[\s-]*weapons?|nuclear[\s-]*weapons?|dirty[\s-]*bombs?|ghost[\s-]*guns?|untraceable[\s-]*guns?"
+    r"|silencers?|meth(?:amphetamine)?|heroin|fentanyl|cocaine|ransomware|keyloggers?|malware"
+    r"|poison\s+(?:someone|a\s+person|my|him|her|people)|kill\s+(?:someone|a\s+person|people|him|her)"
+    r"|make\s+(?:a\s+)?(?:gun|weapon)s?)\b"
+)
+_HARMFUL_ZH = re.compile(
+    r"炸弹|炸药|凝固汽油弹|汽油弹|燃烧弹|燃烧瓶|莫洛托夫|火药|雷管|铝热剂|毒气|神经毒剂|沙林|芥子气|蓖麻毒素"
+    r"|炭疽|生物武器|化学武器|核武器|脏弹|枪支|手枪|步枪|自制枪|消音器|弹药|冰毒|甲基苯丙胺|海洛因|芬太尼"
+    r"|可卡因|制毒|勒索软件|勒索病毒|键盘记录器|恶意软件|木马程序|下毒|投毒|杀人|自制武器|制作武器"
+)
+# Attempts to turn passages or the question into instructions for the model.
+_INJECTION = re.compile(
+    r"(?i)\bignore\s+(?:all\s+|the\s+)?(?:previous|prior|above|earlier)\s+(?:instructions|rules|prompts?)\b"
+    r"|\b(?:system\s+prompt|developer\s+mode|jailbreak|DAN\s+mode)\b"
+    r"|忽略(?:之前|以上|上面|前面)的?(?:所有)?(?:指令|指示|规则|提示)|系统提示词|越狱"
+)
+
+_REPLIES: dict[Refusal, dict[Lang, str]] = {
+    "credential": {
+        "zh": "抱歉，我不提供密码、密钥、令牌或连接串等凭证。笔记里的凭证都已隐去；"
+              "需要访问权限请联系系统管理员。",
+        "en": "Sorry, I don't share passwords, keys, tokens or connection strings. Credentials in the notes "
+              "are redacted; please ask the system's administrator for access.",
+    },
+    "harmful": {
+        "zh": "抱歉，这个请求可能造成严重伤害，无论以什么身份或情境提出，我都不能提供相关内容。",
+        "en": "Sorry, I can't help with that: it could cause serious harm, whatever the framing "
+              "or role-play.",
+    },
+    "injection": {
+        "zh": "抱歉，我只按笔记回答问题，不执行改变我规则的指令。",
+        "en": "Sorry, I only answer questions from the notes and don't follow instructions that "
+              "change my rules.",
+    },
+}
+
+
+@dataclass(frozen=True)
+class Verdict:
+    reason: Refusal
+
+    def reply(self, lang: Lang) -> str:
+        return _REPLIES[self.reason][lang]
+
+
+def check_request(question: str) -> Verdict | None:
+    """A refusal verdict when the question must not reach retrieval or the LLM, else None."""
+    if _HARMFUL_EN.search(question) or _HARMFUL_ZH.search(question):
+        return Verdict("harmful")
+    if _CREDENTIAL.search(question):
+        return Verdict("credential")
+    if _INJECTION.search(question):
+        return Verdict("injection")
+    return None
+
+
+def filter_output(text: str) -> str:
+    """The last filter on every reply: whatever slipped through (a key the user pasted, a model
+    hallucinating a DSN) is redacted the same way the notes are."""
+    return redact(text).text

@@ -1,0 +1,144 @@
+"""LLM backends and the shared model service, on the small real model (Qwen2.5-Coder-0.5B GGUF)."""
+
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from llm_fallback.llm import LLM, LlamaCppBackend, LLMBusy, LLMError, OpenAIBackend
+from llm_fallback.model import prepare
+
+PROMPT = [{"role": "user", "content": "Reply with the single word: hello"}]
+
+
+@pytest.fixture(scope="module")
+def backend() -> LlamaCppBackend:
+    return LlamaCppBackend(prepare("0.5b", progress=False), n_ctx=512, n_threads=2)
+
+
+def service(backend, queue_max: int = 2, timeout_s: float = 20) -> LLM:
+    return LLM(lambda: backend, queue_max=queue_max, timeout_s=timeout_s)
+
+
+def test_generation_is_deterministic_and_timed(backend):
+    llm = service(backend)
+    first = llm.generate(PROMPT, max_tokens=8)
+    second = llm.generate(PROMPT, max_tokens=8)
+    assert first.text and first.text == second.text
+    assert 0 < first.tokens <= 8
+    assert 0 < first.ttft_s <= first.elapsed_s
+    assert not first.timed_out
+
+
+def test_stop_sequences_end_the_generation(backend):
+    prompt = [{"role": "user", "content": "Count from 1 to 10, separated by commas."}]
+    result = service(backend).generate(prompt, max_tokens=40, stop=["5"])
+    assert "5" not in result.text and "4" in result.text
+
+
+def test_a_generation_over_its_budget_is_cut_off(backend):
+    prompt = [{"role": "user", "content": "Write a long story about a lighthouse."}]
+    result = service(backend, timeout_s=0.3).generate(prompt, max_tokens=200)
+    assert result.timed_out
+    assert result.elapsed_s < 2  # stopped between tokens, not after 200 of them
+
+
+def test_a_full_queue_says_busy_at_once(backend):
+    llm = service(backend, queue_max=0)
+    running = llm.stream(PROMPT, max_tokens=8)
+    next(running)  # holds the model
+    with pytest.raises(LLMBusy):
+        llm.generate(PROMPT, max_tokens=8)
+    running.close()
+    assert llm.generate(PROMPT, max_tokens=8).text  # the model is free again
+
+
+def test_waiting_requests_queue_behind_the_running_one(backend):
+    llm = service(backend, queue_max=1)
+    results = []
+    threads = [threading.Thread(target=lambda: results.append(llm.generate(PROMPT, max_tokens=4)))
+               for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert [r.text for r in results] == [results[0].text] * 2
+
+
+def test_the_model_loads_lazily_and_once(backend):
+    loads = []
+
+    def factory():
+        loads.append(1)
+        return backend
+
+    llm = LLM(factory, queue_max=1, timeout_s=20)
+    assert loads == []
+    llm.generate(PROMPT, max_tokens=4)
+    llm.generate(PROMPT, max_tokens=4)
+    assert loads == [1]
+
+
+def test_a_failed_load_is_an_llm_error_and_is_retried():
+    loads = []
+
+    def factory():
+        loads.append(1)
+        raise LLMError("no model here")
+
+    llm = LLM(factory, queue_max=1, timeout_s=5)
+    for _ in range(2):
+        with pytest.raises(LLMError):
+            llm.generate(PROMPT, max_tokens=4)
+    assert len(loads) == 2  # nothing half-loaded is cached
+
+
+class _ChatCompletions(BaseHTTPRequestHandler):
+    """The OpenAI streaming protocol (server-sent events) in front of the real llama.cpp model."""
+
+    backend: LlamaCppBackend
+    requests_seen: list[dict]
+
+    def do_POST(self):
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        self.requests_seen.append(body)
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.end_headers()
+        pieces = self.backend.stream(body["messages"], body["max_tokens"], body["temperature"],
+                                     body.get("stop", []))
+        for piece in pieces:
+            event = {"choices": [{"index": 0, "delta": {"content": piece}}]}
+            self.wfile.write(f"data: {json.dumps(event)}\n\n".encode())
+        self.wfile.write(b"data: [DONE]\n\n")
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def openai_server(backend) -> Iterator[tuple[str, list[dict]]]:
+    seen: list[dict] = []
+    handler = type("Handler", (_ChatCompletions,), {"backend": backend, "requests_seen": seen})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}/v1", seen
+    server.shutdown()
+    server.server_close()
+
+
+def test_openai_compatible_backend_streams_the_same_answer(backend, openai_server):
+    url, seen = openai_server
+    remote = LLM(lambda: OpenAIBackend(url, "qwen", timeout_s=10), queue_max=1, timeout_s=10)
+    result = remote.generate(PROMPT, max_tokens=8)
+    assert result.text == service(backend).generate(PROMPT, max_tokens=8).text
+    assert seen[0]["model"] == "qwen" and seen[0]["stream"] is True and seen[0]["temperature"] == 0
+
+
+def test_openai_backend_reports_an_unreachable_server():
+    llm = LLM(lambda: OpenAIBackend("http://127.0.0.1:9/v1", "qwen", timeout_s=2), queue_max=1, timeout_s=5)
+    with pytest.raises(LLMError):
+        llm.generate(PROMPT, max_tokens=4)
