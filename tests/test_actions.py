@@ -12,6 +12,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions.actions import UNAVAILABLE, ActionAnswerFromNotes, ValidateSlotMappings
 from llm_fallback.safety import Verdict
 
+
 def tracker_for(text: str) -> Tracker:
     return Tracker(
         sender_id="unit",
@@ -34,10 +35,17 @@ def run_answer(text: str) -> list[str]:
 
 @pytest.mark.parametrize(
     ("text", "lang"),
-    [("LoRA 的 rank 怎么设", "zh"), ("What is top_p?", "en"), ("8bit 量化会损失性能吗", "zh"), ("/restart", None)],
+    [
+        ("LoRA 的 rank 怎么设", "zh"),
+        ("What is top_p?", "en"),
+        ("8bit 量化会损失性能吗", "zh"),
+        ("/restart", None),
+    ],
 )
 def test_language_slot_follows_the_message(text: str, lang: str | None) -> None:
-    extracted = asyncio.run(ValidateSlotMappings().extract_lang(CollectingDispatcher(), tracker_for(text), {}))
+    extracted = asyncio.run(
+        ValidateSlotMappings().extract_lang(CollectingDispatcher(), tracker_for(text), {})
+    )
     assert extracted == ({"lang": lang} if lang else {})
 
 
