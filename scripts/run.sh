@@ -30,12 +30,15 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-.venv/bin/python -m rasa_sdk --actions actions --port "$ACTION_PORT" &
-pids+=($!)
-
 if [ "$mode" = shell ]; then
+  # The shell's screen is for the conversation; the action server logs to a file.
+  echo "action server log: var/action-server.log"
+  .venv/bin/python -m rasa_sdk --actions actions --port "$ACTION_PORT" > var/action-server.log 2>&1 &
+  pids+=($!)
   .venv-rasa/bin/rasa shell --endpoints var/endpoints.yml --port "$RASA_PORT"
 else
+  .venv/bin/python -m rasa_sdk --actions actions --port "$ACTION_PORT" &
+  pids+=($!)
   .venv-rasa/bin/rasa run --enable-api --endpoints var/endpoints.yml --port "$RASA_PORT" &
   pids+=($!)
   # Stop both when either dies, so a crashed action server is not left unnoticed.
