@@ -25,7 +25,10 @@ def run_rasa(*args: str, timeout_s: float = 900) -> subprocess.CompletedProcess:
 
 def test_data_validates_without_warnings() -> None:
     result = run_rasa("data", "validate", "--fail-on-warnings")
-    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-4000:]
+    # Rasa 3.6 exits 0 on some validator warnings (an unused response) despite --fail-on-warnings.
+    assert "UserWarning" not in output, output[-4000:]
 
 
 def test_core_stories_predicted_without_errors(tmp_path: Path) -> None:
