@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from llm_fallback.config import load_settings
 from llm_fallback.lang import Lang
 from llm_fallback.llm import Message
 from llm_fallback.tokenize import tokenize
@@ -45,7 +46,7 @@ class Passage:
 
 def terms(text: str) -> set[str]:
     """The retrieval tokens of `text` (stop-words dropped), so trimming agrees with what retrieval matched."""
-    return set(tokenize(text))
+    return set(tokenize(text, load_settings().jieba_userdict))
 
 
 def sentences(text: str) -> list[str]:
