@@ -21,17 +21,21 @@ ifeq ($(origin PYTHON311),undefined)
 PYTHON311 := $(call find_python,3.11)
 endif
 
-# llama-cpp-python builds from source (~10 min once; pip caches the wheel). Fixed instruction
-# sets instead of -march=native, so one wheel serves every machine of this kind (AVX-512).
-export CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX512=ON -DGGML_AVX512_VNNI=ON -DLLAMA_CURL=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF
+# llama-cpp-python builds from source (~10 min once). Fixed instruction sets instead of
+# -march=native, so one wheel serves every x86-64 machine with AVX2 (an AVX-512 build dies with
+# "Illegal instruction" on AVX2-only CPUs). pip's own wheel cache ignores CMAKE_ARGS, so the wheel
+# is kept in a directory named after the flags and installed from there.
+export CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_AVX512=OFF -DLLAMA_CURL=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF
 export CMAKE_BUILD_PARALLEL_LEVEL ?= 2
+LLAMA_CPP_PIN := $(shell grep -i '^llama[-_]cpp[-_]python==' requirements/app.txt)
+LLAMA_WHEELS := $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/notes-assistant/llama-wheels/$(shell echo '$(LLAMA_CPP_PIN) $(CMAKE_ARGS)' | sha1sum | cut -c1-12)
 
 RASA := .venv-rasa/bin/rasa
 APP_PY := .venv/bin/python
 NOTES := $(wildcard notes/*.md notes/*.txt)
 NLU_INPUTS := config.yml domain.yml $(wildcard data/*.yml data/dict/*)
 
-.PHONY: help setup venvs train index shell run test lint lock clean bench
+.PHONY: help setup venvs train index shell run test lint lock clean bench browser
 
 help:
 	@echo "make shell   talk to the assistant in the terminal (sets everything up first)"
@@ -62,12 +66,16 @@ venvs: .venv-rasa/.installed .venv/.installed
 	@echo ">>> creating .venv with $(PYTHON311) (action server, llm_fallback, tests)"
 	$(PYTHON311) -m venv .venv
 	.venv/bin/pip install --quiet --upgrade pip==24.2
-	.venv/bin/pip install --progress-bar on -r requirements/app.txt
+	@ls $(LLAMA_WHEELS)/*.whl >/dev/null 2>&1 || { \
+	  echo ">>> building $(LLAMA_CPP_PIN) for this CPU family (~10 min, once per machine)"; \
+	  .venv/bin/pip wheel --no-deps --no-cache-dir --no-binary llama-cpp-python -w $(LLAMA_WHEELS).partial "$(LLAMA_CPP_PIN)" \
+	  && mv $(LLAMA_WHEELS).partial $(LLAMA_WHEELS); }
+	.venv/bin/pip install --progress-bar on --find-links $(LLAMA_WHEELS) -r requirements/app.txt
 	@touch $@
 
 # The knowledge base: redacted notes -> chunks -> vectors in var/knowledge.db (incremental).
 index: var/.indexed
-var/.indexed: .venv/.installed $(NOTES) $(wildcard llm_fallback/*.py)
+var/.indexed: .venv/.installed $(NOTES) $(wildcard llm_fallback/*.py) $(wildcard faq/*.yml)
 	@echo ">>> indexing notes/"
 	$(APP_PY) -m llm_fallback index
 	@touch $@
@@ -95,13 +103,23 @@ shell: setup
 run: setup
 	RASA_PORT=$(RASA_PORT) ACTION_PORT=$(ACTION_PORT) scripts/run.sh run
 
-test: setup $(TEST_LLM_MODEL)
+test: setup $(TEST_LLM_MODEL) browser
 	$(APP_PY) -m pytest tests
+
+# Headless Chromium for tests/test_webchat.py (Debian packages, installed once; the font renders Chinese).
+BROWSER_PKGS := chromium chromium-driver fonts-wqy-zenhei
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+browser:
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || { \
+	  echo ">>> installing $(BROWSER_PKGS) for the web chat test"; \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $(BROWSER_PKGS) || \
+	  { $(SUDO) apt-get update && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $(BROWSER_PKGS); }; }
 
 # Figures, not pass/fail: retrieval quality and latency, answer quality and latency.
 bench: setup
 	$(APP_PY) bench/retrieval.py
 	$(APP_PY) -m bench.answer
+	$(APP_PY) -m bench.faq
 
 lint: .venv/.installed
 	.venv/bin/ruff check .
