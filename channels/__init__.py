@@ -1,5 +1,10 @@
-"""Input channels: the authenticated intranet webhook (a Rasa InputChannel) and the Telegram bridge.
+"""Channels people use to reach the Rasa server.
 
-Until they land, people reach the assistant through Rasa's REST channel and `rasa shell`
-(see credentials.yml).
+- `intranet`: the authenticated intranet webhook, a Rasa InputChannel (Rasa env, credentials.yml);
+  with `auth`, `payload`, `ratelimit`, `sources`, `settings` (plain Python, both environments).
+- `telegram_bridge`: the Telegram bridge (app env, python-telegram-bot), with `rasa_client` and
+  `telegram_format`; it reaches Rasa through the intranet webhook and never imports Rasa.
+- `web/index.html`: the web chat page; `openapi.yaml`: the intranet webhook's contract.
+
+Nothing is imported here: each environment imports only the modules it can run.
 """

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Starts the action server in the background and, in front, either the Rasa server (`run`) or
-# `rasa shell` (`shell`). When the front process ends, or on Ctrl-C, everything stops.
+# `rasa shell` (`shell`); with TELEGRAM_BOT_TOKEN set, `run` also starts the Telegram bridge.
+# When the front process ends, or on Ctrl-C, everything stops.
 set -euo pipefail
 mode=${1:-run}
 RASA_PORT=${RASA_PORT:-5005}
@@ -37,10 +38,27 @@ if [ "$mode" = shell ]; then
   pids+=($!)
   .venv-rasa/bin/rasa shell --endpoints var/endpoints.yml --port "$RASA_PORT"
 else
+  if [ -n "${TELEGRAM_BOT_TOKEN:-}" ] && [ -z "${TELEGRAM_RASA_TOKEN:-}" ]; then
+    # The bridge reaches Rasa through the intranet channel with a service token; without one
+    # configured, this run makes one up and gives it to both sides.
+    TELEGRAM_RASA_TOKEN=$(.venv/bin/python -c 'import secrets; print(secrets.token_urlsafe(32))')
+    INTRANET_TOKENS="${INTRANET_TOKENS:+$INTRANET_TOKENS,}$TELEGRAM_RASA_TOKEN"
+    export TELEGRAM_RASA_TOKEN INTRANET_TOKENS
+  fi
   .venv/bin/python -m rasa_sdk --actions actions --port "$ACTION_PORT" &
   pids+=($!)
   .venv-rasa/bin/rasa run --enable-api --endpoints var/endpoints.yml --port "$RASA_PORT" &
   pids+=($!)
+  if [ -n "${TELEGRAM_BOT_TOKEN:-}" ]; then
+    # The Telegram bridge (long polling; webhook mode with TELEGRAM_WEBHOOK_URL) once Rasa answers.
+    (
+      export RASA_URL="http://127.0.0.1:${RASA_PORT}"
+      until .venv/bin/python -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=2)' \
+        "$RASA_URL/status" 2>/dev/null; do sleep 2; done
+      exec .venv/bin/python -m channels.telegram_bridge
+    ) &
+    pids+=($!)
+  fi
   # Stop both when either dies, so a crashed action server is not left unnoticed.
   wait -n
 fi

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import secrets
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,5 +24,12 @@ def actions(server_dir: Path) -> Iterator[ActionServer]:
 def rasa(server_dir: Path, actions: ActionServer) -> Iterator[RasaServer]:
     """The real Rasa server with the trained model, talking to the real action server."""
     tracker_url = f"sqlite:///{server_dir / 'tracker.db'}"
-    with rasa_server(server_dir, f"{actions.url}", tracker_url) as server:
+    # The intranet channel (credentials.yml) gets throwaway credentials: one token for tests, one
+    # for the Telegram bridge, and an HMAC secret. Links to sources point at a local, unused address.
+    intranet = {
+        "INTRANET_TOKENS": f"test-{secrets.token_hex(16)},bridge-{secrets.token_hex(16)}",
+        "INTRANET_HMAC_SECRET": secrets.token_hex(32),
+        "INTRANET_NOTES_BASE_URL": "http://127.0.0.1:9/notes",
+    }
+    with rasa_server(server_dir, f"{actions.url}", tracker_url, env=intranet) as server:
         yield server

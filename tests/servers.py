@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
+import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,30 +34,39 @@ def base_env(**overrides: str) -> dict[str, str]:
     return env
 
 
-def wait_until_up(url: str, process: subprocess.Popen, log: Path, timeout_s: float) -> None:
+def http_ok(url: str) -> bool:
+    try:
+        return requests.get(url, timeout=2).ok
+    except (requests.ConnectionError, requests.Timeout):  # a loaded machine may answer late
+        return False
+
+
+def wait_until_up(
+    url: str, process: subprocess.Popen, log: Path, timeout_s: float, ready: Callable[[], bool] | None = None
+) -> None:
+    """Until `ready()` (by default: `url` answers 200); fails with the log's tail if the process dies."""
+    ready = ready or (lambda: http_ok(url))
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"{url} exited with {process.returncode}:\n{log.read_text()[-3000:]}")
-        try:
-            if requests.get(url, timeout=2).ok:
-                return
-        except requests.ConnectionError:
-            pass
+        if ready():
+            return
         time.sleep(0.5)
     raise TimeoutError(f"{url} not up after {timeout_s}s:\n{log.read_text()[-3000:]}")
 
 
 @contextmanager
 def running(
-    cmd: list[str], health_url: str, log: Path, env: dict[str, str], timeout_s: float
+    cmd: list[str], health_url: str, log: Path, env: dict[str, str], timeout_s: float,
+    ready: Callable[[], bool] | None = None,
 ) -> Iterator[None]:
     with log.open("w") as log_file:
         process = subprocess.Popen(
             cmd, cwd=ROOT, env=env, stdout=log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
         )
     try:
-        wait_until_up(health_url, process, log, timeout_s)
+        wait_until_up(health_url, process, log, timeout_s, ready)
         yield
     finally:
         process.terminate()
@@ -74,6 +85,26 @@ class ActionServer:
 @dataclass(frozen=True)
 class RasaServer:
     url: str
+    # Credentials the intranet channel (channels/intranet.py) was started with.
+    intranet_tokens: tuple[str, ...] = ()
+    hmac_secret: str = ""
+    log: Path | None = None
+
+    @property
+    def intranet_url(self) -> str:
+        return f"{self.url}/webhooks/intranet/webhook"
+
+    def intranet(self, body: dict | bytes, headers: dict[str, str] | None = None,
+                 token: str | None = None, timeout_s: float = 60) -> requests.Response:
+        """POST to the intranet webhook, with the first service token unless `token`/`headers` are given."""
+        data = body if isinstance(body, bytes) else json.dumps(body, ensure_ascii=False).encode("utf-8")
+        sent = {"Content-Type": "application/json"}
+        if token is None and headers is None and self.intranet_tokens:
+            token = self.intranet_tokens[0]
+        if token:
+            sent["Authorization"] = f"Bearer {token}"
+        sent.update(headers or {})
+        return requests.post(self.intranet_url, data=data, headers=sent, timeout=timeout_s)
 
     def send(self, sender: str, message: str, timeout_s: float = 60) -> list[dict]:
         reply = requests.post(
@@ -98,8 +129,14 @@ def action_server(workdir: Path, env: dict[str, str] | None = None) -> Iterator[
 
 
 @contextmanager
-def rasa_server(workdir: Path, action_url: str, tracker_url: str) -> Iterator[RasaServer]:
-    """A Rasa server on a free port, using the trained model and the given tracker store URL."""
+def rasa_server(
+    workdir: Path, action_url: str, tracker_url: str, env: dict[str, str] | None = None
+) -> Iterator[RasaServer]:
+    """A Rasa server on a free port, using the trained model and the given tracker store URL.
+
+    Its channels are those of credentials.yml (REST, the intranet webhook); `env` adds variables,
+    e.g. INTRANET_TOKENS and INTRANET_HMAC_SECRET for the intranet channel.
+    """
     if not MODEL.exists():
         raise FileNotFoundError(f"{MODEL} is missing: run `make train` (make test does it first)")
     port = free_port()
@@ -119,6 +156,18 @@ def rasa_server(workdir: Path, action_url: str, tracker_url: str) -> Iterator[Ra
         str(endpoints),
     ]
     url = f"http://127.0.0.1:{port}"
-    env = base_env(TRACKER_STORE_URL=tracker_url)
-    with running(cmd, f"{url}/status", workdir / f"rasa-{port}.log", env, RASA_START_TIMEOUT_S):
-        yield RasaServer(url)
+    env = base_env(TRACKER_STORE_URL=tracker_url, **(env or {}))
+    log = workdir / f"rasa-{port}.log"
+    with running(cmd, f"{url}/status", log, env, RASA_START_TIMEOUT_S):
+        tokens = tuple(t.strip() for t in env.get("INTRANET_TOKENS", "").split(",") if t.strip())
+        yield RasaServer(url, tokens, env.get("INTRANET_HMAC_SECRET", ""), log)
+
+
+@contextmanager
+def telegram_bridge(workdir: Path, env: dict[str, str], ready: Callable[[], bool], name: str = "bridge",
+                    health_url: str = "") -> Iterator[Path]:
+    """The Telegram bridge (`python -m channels.telegram_bridge`) until it is `ready()`; yields its log."""
+    log = workdir / f"telegram-{name}-{free_port()}.log"
+    cmd = [str(APP_PYTHON if APP_PYTHON.exists() else sys.executable), "-m", "channels.telegram_bridge"]
+    with running(cmd, health_url or "telegram bridge", log, base_env(**env), 60, ready):
+        yield log
