@@ -31,3 +31,13 @@ def detect_lang(text: str) -> Lang:
 def is_in_lang(text: str, lang: Lang) -> bool:
     """Whether an answer reads as `lang`; quoted terms from the other language are allowed."""
     return detect_lang(text) == lang
+
+
+_TERM = re.compile(r"\S*(?:\d|_|[a-z][A-Z]|[A-Z]{2})\S*")
+
+
+def is_bare_term(text: str) -> bool:
+    """A message that is one technical term ("7B", "QLoRA", "fp16", "top_p"): it carries no language,
+    so a conversation keeps the language it had."""
+    text = text.strip()
+    return bool(text) and not _CJK.search(text) and _TERM.fullmatch(text) is not None

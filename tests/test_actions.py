@@ -49,6 +49,14 @@ def test_language_slot_follows_the_message(text: str, lang: str | None) -> None:
     assert extracted == ({"lang": lang} if lang else {})
 
 
+@pytest.mark.parametrize(("text", "kept"), [("QLoRA", True), ("7B", True), ("top_p", True), ("hello", False)])
+def test_a_bare_term_keeps_the_conversations_language(text: str, kept: bool) -> None:
+    tracker = tracker_for(text)
+    tracker.slots["lang"] = "zh"
+    extracted = asyncio.run(ValidateSlotMappings().extract_lang(CollectingDispatcher(), tracker, {}))
+    assert extracted == ({} if kept else {"lang": "en"})
+
+
 def test_question_outside_the_notes_says_so() -> None:
     [reply] = run_answer("What's the weather like in Paris tomorrow?")
     assert reply.startswith("The notes don't cover this"), reply

@@ -8,7 +8,10 @@ from pathlib import Path
 
 from tests.servers import MODEL, RASA, ROOT, base_env
 
-MIN_INTENT_ACCURACY = 0.90
+# Held-out tests/nlu_test.yml (267 messages, both languages): the targets. Measured 0.970 intent
+# accuracy and 0.969 entity micro F1 (training is seeded, so a retrain on the same data repeats it).
+MIN_INTENT_ACCURACY = 0.95
+MIN_ENTITY_F1 = 0.95
 
 
 def run_rasa(*args: str, timeout_s: float = 900) -> subprocess.CompletedProcess:
@@ -53,5 +56,11 @@ def test_nlu_accuracy_on_held_out_messages(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
     report = json.loads((tmp_path / "intent_report.json").read_text())
-    print(f"intent accuracy={report['accuracy']:.3f} macro_f1={report['macro avg']['f1-score']:.3f}")
+    entities = json.loads((tmp_path / "DIETClassifier_report.json").read_text())
+    entity_f1 = entities["micro avg"]["f1-score"]
+    print(
+        f"intent accuracy={report['accuracy']:.3f} macro_f1={report['macro avg']['f1-score']:.3f} "
+        f"entity micro_f1={entity_f1:.3f}"
+    )
     assert report["accuracy"] >= MIN_INTENT_ACCURACY
+    assert entity_f1 >= MIN_ENTITY_F1, {k: v for k, v in entities.items() if isinstance(v, dict)}
