@@ -33,7 +33,7 @@ from llm_fallback.safety import check_request, filter_output
 
 log = logging.getLogger(__name__)
 
-Route = Literal["answer", "extractive", "not_covered", "refused"]
+Route = Literal["answer", "extractive", "not_covered", "refused", "faq"]
 
 _NUMBER = re.compile(r"\d+(?:\.\d+)?")
 _THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}\b)")
@@ -119,7 +119,8 @@ def _used_passages(text: str, passages: Sequence[Passage]) -> list[Passage]:
     return used or list(passages[:1])
 
 
-def _compose(body: str, sources: Sequence[Hit], lang: Lang) -> str:
+def compose_reply(body: str, sources: Sequence[Hit], lang: Lang) -> str:
+    """The reply as users see it: the body, then its sources (file › section, lines); redacted."""
     if not sources:
         return filter_output(body)
     listed = "\n".join(f"- {h.sources_label()}" for h in sources)
@@ -150,7 +151,7 @@ def answer_question(question: str, retriever: Retriever | None = None, llm: LLM 
         latency_ms = round((time.monotonic() - start) * 1000)
         ttft_ms = round(generation.ttft_s * 1000) if generation and generation.ttft_s is not None else None
         log.info("answer route=%s lang=%s latency_ms=%d sources=%d", route, lang, latency_ms, len(sources))
-        return Answer(_compose(body, sources, lang), route, tuple(sources), latency_ms, ttft_ms,
+        return Answer(compose_reply(body, sources, lang), route, tuple(sources), latency_ms, ttft_ms,
                       generation.tokens if generation else 0)
 
     verdict = check_request(question)
@@ -186,8 +187,11 @@ def answer_question(question: str, retriever: Retriever | None = None, llm: LLM 
 
 
 def ask_command(question: str, as_json: bool = False) -> str:
-    """What `python -m llm_fallback ask` prints: the reply text, or the JSON record.
+    """What `python -m llm_fallback ask` prints: the reply text, or the JSON record. Like the bot, a
+    confident FAQ match answers first.
 
     A one-shot process is the model's only user, so LLMBusy cannot happen here."""
-    result = answer_question(question)
+    from llm_fallback.faq_match import faq_answer  # faq_match builds on this module
+
+    result = faq_answer(question) or answer_question(question)
     return json.dumps(result.to_json(), ensure_ascii=False, indent=2) if as_json else result.text

@@ -10,6 +10,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from llm_fallback.config import PROJECT_ROOT, load_settings
+from llm_fallback.faq_cli import add_faq_commands as _add_faq
 
 # Calibration may also use CLINC150's out-of-scope queries when the shared checkout is beside us.
 DEFAULT_CLINC = PROJECT_ROOT.parent / "shared" / "bench" / "clinc150" / "data_full.json"
@@ -28,6 +29,17 @@ def _index(args: argparse.Namespace) -> None:
     print(f"indexed {report.documents} documents, {report.chunks} chunks "
           f"(embedded {report.embedded}, reused {report.reused}, removed {report.removed} documents) "
           f"in {report.seconds:.1f} s, generation {report.generation}")
+    if not args.no_faq:
+        from llm_fallback.faq_sync import sync
+
+        synced = sync(args.db or settings.db_url, settings.faq_file)
+        if synced.imported:
+            i = synced.imported
+            print(f"faq: loaded {settings.faq_file.name} (added {i.added}, updated {i.updated}, "
+                  f"unchanged {i.unchanged})")
+        if synced.retired or synced.reattached:
+            print(f"faq: {synced.retired} pairs retired (source gone), "
+                  f"{synced.reattached} moved to a changed chunk")
 
 
 def _search(args: argparse.Namespace) -> None:
@@ -108,6 +120,7 @@ def build_parser() -> argparse.ArgumentParser:
     index = commands.add_parser("index", help="(re)index the notes into the knowledge store")
     index.add_argument("--notes", help="notes directory (default: NOTES_DIR or notes/)")
     index.add_argument("--db", help="SQLAlchemy URL (default: KNOWLEDGE_DB_URL or var/knowledge.db)")
+    index.add_argument("--no-faq", action="store_true", help="do not load the shipped FAQ file (faq/faq.yml)")
     index.set_defaults(run=_index)
 
     search = commands.add_parser("search", help="search the indexed notes")
@@ -131,10 +144,12 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("question")
     ask.add_argument("--json", action="store_true", help="print JSON with route, sources and timings")
     ask.set_defaults(run=_ask)
+    _add_faq(commands)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
+    from llm_fallback.faq_cli import FaqCliError
     from llm_fallback.retrieve import IndexNotBuiltError
     from llm_fallback.store import StoreError
 
@@ -146,7 +161,8 @@ def main(argv: list[str] | None = None) -> int:
     jieba.setLogLevel(logging.WARNING)  # its dictionary-loading chatter is not ours to show
     try:
         args.run(args)
-    except (CliError, StoreError, IndexNotBuiltError, FileNotFoundError, NotADirectoryError) as exc:
+    except (CliError, FaqCliError, StoreError, IndexNotBuiltError, FileNotFoundError,
+            NotADirectoryError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     return 0

@@ -34,6 +34,18 @@ class Settings:
     # Grounded prompts stay under ~700 tokens; 2048 leaves room for the answer at a small KV cache.
     llm_ctx: int = field(default_factory=lambda: int(_env("LLM_CTX", "2048")))
     llm_max_tokens: int = field(default_factory=lambda: int(_env("LLM_MAX_TOKENS", "160")))
+    # Generated FAQ (faq_*.py). Reviewed pairs are served; proposed ones too when this says so.
+    faq_serve_proposed: bool = field(
+        default_factory=lambda: _env("FAQ_SERVE_PROPOSED", "false").lower() in ("1", "true", "yes")
+    )
+    # A question is answered by a FAQ pair only at this similarity or above (0..1, see faq_match.py);
+    # below it the notes answer (retrieval + LLM) takes over, which is better than a wrong FAQ.
+    faq_min_similarity: float = field(default_factory=lambda: float(_env("FAQ_MIN_SIMILARITY", "0.80")))
+    # Generated questions this similar to a kept one are rejected as near-duplicates.
+    faq_dup_similarity: float = field(default_factory=lambda: float(_env("FAQ_DUP_SIMILARITY", "0.90")))
+    # The curated FAQ shipped with the repository; `index` loads it into the store when it changes.
+    faq_file: Path = field(default_factory=lambda: Path(_env("FAQ_FILE", str(PROJECT_ROOT / "faq/faq.yml"))))
+    faq_max_tokens: int = field(default_factory=lambda: int(_env("FAQ_MAX_TOKENS", "360")))
 
     @property
     def db_url(self) -> str:
