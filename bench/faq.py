@@ -7,8 +7,9 @@
    of tests/faq_paraphrases.yml paraphrases answered by their own pair, and the share of its non-FAQ
    questions the FAQ path captures (those must go to the notes answer instead).
 3. Latency end to end: the real Rasa server and action server (started like the tests start them),
-   FAQ questions posted to /webhooks/rest/webhook one at a time after a warm-up; median and p95 of
-   the wall time per request, and a check that every reply was the FAQ's answer.
+   the served pairs' questions posted to /webhooks/rest/webhook one at a time after a warm-up;
+   median and p95 of the wall time per request, over all replies and over those that were the
+   FAQ's answer (NLU sends some FAQ questions to a task skill instead).
 """
 
 from __future__ import annotations
@@ -70,7 +71,7 @@ def report_routing() -> list[str]:
     print(f"  paraphrases right pair   {right}/{len(items)} = {right / len(items):.1%} "
           f"(wrong pair {wrong}, fell through {missed}; zh {by_lang['zh']}, en {by_lang['en']})")
     print(f"  non-FAQ captured         {captured}/{len(others)} = {captured / len(others):.1%}")
-    return [i["q"] for i in items]
+    return [q for p in matcher.pairs for q in (p.q_zh, p.q_en)]
 
 
 def report_latency(questions: list[str], requests_n: int) -> None:
@@ -89,7 +90,7 @@ def report_latency(questions: list[str], requests_n: int) -> None:
             url = f"{rasa.url}/webhooks/rest/webhook"
             for q in questions[:5]:  # warm-up: loads the encoder and the FAQ in the action server
                 requests.post(url, json={"sender": "warmup", "message": q}, timeout=120)
-            timings, faq_replies = [], 0
+            timings, faq_timings = [], []
             for i in range(requests_n):
                 q = questions[i % len(questions)]
                 started = time.perf_counter()
@@ -97,10 +98,15 @@ def report_latency(questions: list[str], requests_n: int) -> None:
                                       timeout=120).json()
                 timings.append((time.perf_counter() - started) * 1000)
                 text = "\n".join(m.get("text", "") for m in reply)
-                faq_replies += any(text.startswith(a) for a in answers)
-    print(f"REST webhook, {requests_n} FAQ questions, one at a time:")
-    print(f"  median {statistics.median(timings):.1f} ms   p95 {percentile(timings, 0.95):.1f} ms   "
-          f"max {max(timings):.1f} ms   answered by the FAQ path {faq_replies}/{requests_n}")
+                if any(text.startswith(a) for a in answers):
+                    faq_timings.append(timings[-1])
+    # NLU sends some FAQ questions to a task skill or a form instead of the notes action (the FAQ's home).
+    print(f"REST webhook, {requests_n} FAQ questions, one at a time "
+          f"(answered by the FAQ path: {len(faq_timings)}/{requests_n}):")
+    for name, values in (("all replies", timings), ("FAQ replies", faq_timings)):
+        if values:
+            print(f"  {name:<12} median {statistics.median(values):.1f} ms   "
+                  f"p95 {percentile(values, 0.95):.1f} ms   max {max(values):.1f} ms")
 
 
 def main() -> None:
