@@ -49,7 +49,11 @@ def test_out_of_scope_gets_an_honest_reply(rasa: RasaServer, message: str, lang:
 
 @pytest.mark.parametrize(
     "question",
-    ["QLoRA 用什么量化方法压缩预训练模型？", "余弦相似度适合什么场景？", "How does hybrid search merge its results?"],
+    [
+        "QLoRA 用什么量化方法压缩预训练模型？",
+        "余弦相似度适合什么场景？",
+        "How does hybrid search merge its results?",
+    ],
 )
 def test_notes_question_answered_with_sources(rasa: RasaServer, question: str) -> None:
     texts = rasa.texts(new_sender(), question)
