@@ -13,8 +13,8 @@ from rasa_sdk import Action, Tracker, ValidationAction
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from llm_fallback.answer import Answer, answer_question, busy_reply
-from llm_fallback.faq_match import faq_answer
+from llm_fallback.answer import busy_reply
+from llm_fallback.faq_match import faq_or_notes
 from llm_fallback.lang import detect_lang, is_bare_term
 from llm_fallback.llm import LLMBusy
 from llm_fallback.retrieve import IndexNotBuiltError
@@ -25,18 +25,6 @@ UNAVAILABLE = {
     "zh": "抱歉，笔记知识库暂时不可用，请稍后再试。",
     "en": "Sorry, the notes knowledge base is unavailable right now. Please try again in a moment.",
 }
-
-
-def _faq_then_notes(question: str) -> Answer:
-    """A confident FAQ match answers instantly (no LLM); anything else goes to the notes pipeline.
-
-    A broken FAQ store must not take the notes answer down with it: log and fall through."""
-    try:
-        found = faq_answer(question)
-    except Exception:
-        logger.exception("faq lookup failed; answering from the notes")
-        found = None
-    return found or answer_question(question)
 
 
 class ValidateSlotMappings(ValidationAction):
@@ -66,7 +54,7 @@ class ActionAnswerFromNotes(Action):
         question = tracker.latest_message.get("text") or ""
         try:
             # Retrieval and generation block; a worker thread keeps the action server responsive.
-            answer = await asyncio.to_thread(_faq_then_notes, question)
+            answer = await asyncio.to_thread(faq_or_notes, question)
         except LLMBusy:
             logger.warning("answer_from_notes busy sender=%s", tracker.sender_id)
             dispatcher.utter_message(text=busy_reply(question))

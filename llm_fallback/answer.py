@@ -191,7 +191,7 @@ def ask_command(question: str, as_json: bool = False) -> str:
     confident FAQ match answers first.
 
     A one-shot process is the model's only user, so LLMBusy cannot happen here."""
-    from llm_fallback.faq_match import faq_answer  # faq_match builds on this module
+    from llm_fallback.faq_match import faq_or_notes  # faq_match builds on this module
 
-    result = faq_answer(question) or answer_question(question)
+    result = faq_or_notes(question)
     return json.dumps(result.to_json(), ensure_ascii=False, indent=2) if as_json else result.text

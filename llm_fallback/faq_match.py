@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 from sqlalchemy import select
 
-from llm_fallback.answer import Answer, compose_reply
+from llm_fallback.answer import Answer, answer_question, compose_reply
 from llm_fallback.config import Settings, load_settings
 from llm_fallback.embed import DIM, MODEL_NAME, get_embedder
 from llm_fallback.faq_store import SERVED, FaqPairRow, Pair, has_faq, question_vectors, session, to_pair
@@ -148,3 +148,15 @@ def faq_answer(question: str, matcher: FaqMatcher | None = None) -> Answer | Non
     log.info("answer route=faq lang=%s key=%s score=%.3f latency_ms=%d", lang, found.pair.key, found.score,
              latency_ms)
     return Answer(text, "faq", (hit,), latency_ms, None, 0)
+
+
+def faq_or_notes(question: str) -> Answer:
+    """What the assistant answers: a confident FAQ match at once (no LLM), else the notes answer.
+
+    A broken FAQ store must not take the notes answer down with it: log and fall through."""
+    try:
+        found = faq_answer(question)
+    except Exception:
+        log.exception("faq lookup failed; answering from the notes")
+        found = None
+    return found or answer_question(question)

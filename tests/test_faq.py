@@ -288,7 +288,7 @@ def test_the_action_answers_a_faq_with_its_source_and_without_the_llm(seeded, mo
     def no_llm(*args, **kwargs):
         raise AssertionError("a FAQ answer must not reach the notes pipeline")
 
-    monkeypatch.setattr("actions.actions.answer_question", no_llm)
+    monkeypatch.setattr("llm_fallback.faq_match.answer_question", no_llm)
     pair = next(p for p in get_faq_matcher(load_settings()).pairs if p.file == "train.md")
     dispatcher = CollectingDispatcher()
     asyncio.run(ActionAnswerFromNotes().run(dispatcher, tracker_for(pair.q_en), {}))
