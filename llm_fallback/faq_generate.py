@@ -36,13 +36,12 @@ from llm_fallback.faq_store import (
     pair_key,
     question_vectors,
     row_vectors,
-    session,
     write_meta,
 )
 from llm_fallback.faq_sync import evidence, reconcile
 from llm_fallback.llm import LLM, LLMBusy, LLMError, Message, get_llm
 from llm_fallback.retrieve import IndexNotBuiltError
-from llm_fallback.store import load_index
+from llm_fallback.store import load_index, transaction
 
 log = logging.getLogger(__name__)
 
@@ -234,7 +233,7 @@ def generate(db_url: str | None = None, llm: LLM | None = None, limit: int | Non
     engine = open_store(db_url)
     label = model_label(settings)
     try:
-        with session(engine) as s:
+        with transaction(engine) as s:
             report.retired, report.reattached = reconcile(s, chunks)
             done = {h for h, outcome in s.execute(select(FaqChunkRow.chunk_hash, FaqChunkRow.outcome))
                     if not outcome.startswith("failed")}
@@ -293,7 +292,7 @@ def _one_chunk(engine, chunk: Chunk, llm: LLM, settings: Settings, label: str,
         pair = Pair(key, chunk.content_hash, chunk.file, chunk.heading, chunk.line_start, chunk.line_end,
                     ordinal, draft.q_zh, draft.a_zh, draft.q_en, draft.a_en, status, problem or "")
         rows.append((pair, vecs))
-    with session(engine) as s:
+    with transaction(engine) as s:
         for pair, vecs in rows:
             if s.get(FaqPairRow, pair.key) is not None:
                 report.kept_existing += 1  # a curated pair is never overwritten

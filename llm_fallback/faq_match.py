@@ -22,12 +22,12 @@ from sqlalchemy import select
 from llm_fallback.answer import Answer, answer_question, compose_reply
 from llm_fallback.config import Settings, load_settings
 from llm_fallback.embed import DIM, MODEL_NAME, get_embedder
-from llm_fallback.faq_store import SERVED, FaqPairRow, Pair, has_faq, question_vectors, session, to_pair
+from llm_fallback.faq_store import SERVED, FaqPairRow, Pair, has_faq, question_vectors, to_pair
 from llm_fallback.lang import Lang, detect_lang
 from llm_fallback.redact import redact
 from llm_fallback.retrieve import Hit
 from llm_fallback.safety import check_request
-from llm_fallback.store import make_engine
+from llm_fallback.store import make_engine, transaction
 from llm_fallback.tokenize import tokenize, translate_terms
 
 log = logging.getLogger(__name__)
@@ -96,7 +96,7 @@ def load_served(db_url: str, serve_proposed: bool) -> tuple[list[Pair], np.ndarr
     try:
         if not has_faq(engine):
             return [], np.zeros((0, 2, DIM), np.float32)
-        with session(engine) as s:
+        with transaction(engine) as s:
             rows = list(s.scalars(select(FaqPairRow).where(FaqPairRow.status.in_(statuses),
                                                              FaqPairRow.retired.is_(False))
                                   .order_by(FaqPairRow.key)))

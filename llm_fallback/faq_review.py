@@ -27,11 +27,10 @@ from llm_fallback.faq_store import (
     ordered,
     question_vectors,
     read_meta,
-    session,
     to_pair,
     write_meta,
 )
-from llm_fallback.store import StoreError
+from llm_fallback.store import StoreError, transaction
 
 FILE_VERSION = 1
 _HEADER = """\
@@ -58,7 +57,7 @@ def set_status(db_url: str, key: str, status: str, reason: str = "") -> Pair:
         raise ReviewError(f"unknown status {status!r}: use one of {', '.join(STATUSES)}")
     engine = open_store(db_url)
     try:
-        with session(engine) as s:
+        with transaction(engine) as s:
             row = find_row(s, key)
             row.status = status
             row.reason = reason if status == "rejected" else ""
@@ -76,7 +75,7 @@ def edit_pair(db_url: str, key: str, **texts: str | None) -> Pair:
         raise ReviewError("a question or answer cannot be empty")
     engine = open_store(db_url)
     try:
-        with session(engine) as s:
+        with transaction(engine) as s:
             row = find_row(s, key)
             for name, value in changes.items():
                 setattr(row, name, value)
@@ -92,7 +91,7 @@ def edit_pair(db_url: str, key: str, **texts: str | None) -> Pair:
 def get_pair(db_url: str, key: str) -> Pair:
     engine = open_store(db_url)
     try:
-        with session(engine) as s:
+        with transaction(engine) as s:
             return to_pair(find_row(s, key))
     finally:
         engine.dispose()
@@ -122,7 +121,7 @@ def export_yaml(db_url: str, path: Path, statuses: set[str] | None = None) -> in
     """Write the pairs (all statuses, or ``statuses``) to ``path``; returns how many."""
     engine = open_store(db_url)
     try:
-        with session(engine) as s:
+        with transaction(engine) as s:
             pairs = [to_pair(r) for r in s.scalars(ordered(select(FaqPairRow)))]
             meta = read_meta(s)
     finally:
@@ -180,7 +179,7 @@ def import_yaml(db_url: str, path: Path) -> ImportReport:
     engine = open_store(db_url)
     added = updated = unchanged = 0
     try:
-        with session(engine) as s:
+        with transaction(engine) as s:
             known = select(FaqPairRow).where(FaqPairRow.key.in_([p.key for p in pairs]))
             rows = {r.key: r for r in s.scalars(known)}
             need_vectors = [p for p in pairs if p.key not in rows
@@ -223,7 +222,7 @@ def import_if_changed(db_url: str, path: Path) -> ImportReport | None:
     digest = file_sha256(path)
     engine = open_store(db_url)
     try:
-        with session(engine) as s:
+        with transaction(engine) as s:
             if read_meta(s).get("imported_sha256") == digest:
                 return None
     finally:
@@ -231,7 +230,7 @@ def import_if_changed(db_url: str, path: Path) -> ImportReport | None:
     report = import_yaml(db_url, path)
     engine = open_store(db_url)
     try:
-        with session(engine) as s:
+        with transaction(engine) as s:
             write_meta(s, "imported_sha256", digest)
     finally:
         engine.dispose()

@@ -20,7 +20,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from llm_fallback.embed import DIM, MODEL_NAME, get_embedder
-from llm_fallback.store import Base, StoreError, _session, _unavailable, make_engine
+from llm_fallback.store import Base, StoreError, make_engine, transaction, unavailable
 
 Status = Literal["proposed", "approved", "rejected", "edited"]
 STATUSES: tuple[Status, ...] = ("proposed", "approved", "rejected", "edited")
@@ -131,18 +131,16 @@ def open_store(db_url: str) -> Engine:
     try:
         Base.metadata.create_all(engine)
     except OperationalError as exc:
-        raise _unavailable(engine, exc) from exc
+        raise unavailable(engine, exc) from exc
     return engine
 
-
-session = _session  # one transaction; connection failures become StoreError
 
 
 def has_faq(engine: Engine) -> bool:
     try:
         return inspect(engine).has_table(FaqPairRow.__tablename__)
     except OperationalError as exc:
-        raise _unavailable(engine, exc) from exc
+        raise unavailable(engine, exc) from exc
 
 
 def ordered(query):
@@ -155,7 +153,7 @@ def list_pairs(db_url: str, status: str | None = None, include_retired: bool = F
     try:
         if not has_faq(engine):
             return []
-        with _session(engine) as s:
+        with transaction(engine) as s:
             query = select(FaqPairRow)
             if status:
                 query = query.where(FaqPairRow.status == status)

@@ -16,8 +16,8 @@ from sqlalchemy.orm import Session
 from llm_fallback.answer import unsupported_numbers
 from llm_fallback.chunk import Chunk
 from llm_fallback.faq_review import ImportReport, import_if_changed
-from llm_fallback.faq_store import SERVED, FaqChunkRow, FaqPairRow, open_store, session
-from llm_fallback.store import load_index
+from llm_fallback.faq_store import SERVED, FaqChunkRow, FaqPairRow, open_store
+from llm_fallback.store import load_index, transaction
 
 
 @dataclass(frozen=True)
@@ -62,7 +62,6 @@ def reconcile(s: Session, chunks: Sequence[Chunk]) -> tuple[int, int]:
     return retired, reattached
 
 
-
 def sync(db_url: str, faq_file: Path) -> SyncReport:
     """Import ``faq_file`` if it changed since the last import, then reconcile with the index."""
     imported = import_if_changed(db_url, faq_file)
@@ -71,7 +70,7 @@ def sync(db_url: str, faq_file: Path) -> SyncReport:
     if stored is not None:
         engine = open_store(db_url)
         try:
-            with session(engine) as s:
+            with transaction(engine) as s:
                 retired, reattached = reconcile(s, stored.chunks)
         finally:
             engine.dispose()

@@ -124,19 +124,19 @@ def make_engine(db_url: str) -> Engine:
         raise StoreError(f"cannot use database URL {safe_url(db_url)}: {exc}") from exc
 
 
-def _unavailable(engine: Engine, exc: OperationalError) -> StoreError:
+def unavailable(engine: Engine, exc: OperationalError) -> StoreError:
     reason = str(exc.orig).strip().splitlines()[0] if exc.orig else type(exc).__name__
     return StoreError(f"knowledge store {safe_url(str(engine.url))} unavailable: {reason}")
 
 
 @contextmanager
-def _session(engine: Engine) -> Iterator[Session]:
+def transaction(engine: Engine) -> Iterator[Session]:
     """One transaction; connection failures become a StoreError with no secret in it."""
     try:
         with Session(engine) as session, session.begin():
             yield session
     except OperationalError as exc:
-        raise _unavailable(engine, exc) from exc
+        raise unavailable(engine, exc) from exc
 
 
 def _read_meta(session: Session) -> dict[str, str]:
@@ -156,7 +156,7 @@ def build_index(notes_dir: Path, db_url: str, progress: bool = True) -> IndexRep
     try:
         Base.metadata.create_all(engine)
     except OperationalError as exc:
-        raise _unavailable(engine, exc) from exc
+        raise unavailable(engine, exc) from exc
 
     # Redact before anything else touches the text: nothing unredacted is chunked, embedded or stored.
     documents: list[tuple[str, str, list[Chunk]]] = []
@@ -168,7 +168,7 @@ def build_index(notes_dir: Path, db_url: str, progress: bool = True) -> IndexRep
             log.info("redacted file=%s findings=%d", note.path, len(result.findings))
         documents.append((note.path, result.text, chunk_note(note.path, result.text)))
 
-    with _session(engine) as session:
+    with transaction(engine) as session:
         known = set(session.scalars(select(VectorRow.content_hash).where(VectorRow.model == MODEL_NAME)))
         previous = _read_meta(session)
     todo: dict[str, str] = {}
@@ -180,7 +180,7 @@ def build_index(notes_dir: Path, db_url: str, progress: bool = True) -> IndexRep
                 todo[chunk.content_hash] = chunk.indexed_text
     new_vectors = _embed(todo, progress)
 
-    with _session(engine) as session:
+    with transaction(engine) as session:
         old_paths = set(session.scalars(select(DocumentRow.path)))
         new_paths = {path for path, _, _ in documents}
         session.execute(delete(ChunkRow))
@@ -247,7 +247,7 @@ def load_index(db_url: str) -> StoredIndex | None:
     try:
         if not inspect(engine).has_table(MetaRow.__tablename__):
             return None
-        with _session(engine) as session:
+        with transaction(engine) as session:
             meta = _read_meta(session)
             if "generation" not in meta:
                 return None
@@ -262,7 +262,7 @@ def load_index(db_url: str) -> StoredIndex | None:
                 for path, c, _ in rows
             ]
     except OperationalError as exc:
-        raise _unavailable(engine, exc) from exc
+        raise unavailable(engine, exc) from exc
     finally:
         engine.dispose()
     vectors = np.frombuffer(b"".join(data for _, _, data in rows), dtype=np.float32).reshape(len(rows), DIM)
