@@ -67,7 +67,7 @@ def report_routing() -> list[str]:
     others = data["not_faq"]
     captured = sum(1 for q in others if matcher.match(q))
     by_lang = {lang: sum(1 for i in items if i["lang"] == lang) for lang in ("zh", "en")}
-    print(f"routing over {len(matcher.pairs)} served pairs (threshold {matcher.min_similarity}):")
+    print(f"routing over {len(matcher.pairs)} served pairs (min confidence {matcher.min_confidence:.3f}):")
     print(f"  paraphrases right pair   {right}/{len(items)} = {right / len(items):.1%} "
           f"(wrong pair {wrong}, fell through {missed}; zh {by_lang['zh']}, en {by_lang['en']})")
     print(f"  non-FAQ captured         {captured}/{len(others)} = {captured / len(others):.1%}")

@@ -9,11 +9,8 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-from llm_fallback.config import PROJECT_ROOT, load_settings
+from llm_fallback.config import DEFAULT_CLINC, load_settings
 from llm_fallback.faq_cli import add_faq_commands as _add_faq
-
-# Calibration may also use CLINC150's out-of-scope queries when the shared checkout is beside us.
-DEFAULT_CLINC = PROJECT_ROOT.parent / "shared" / "bench" / "clinc150" / "data_full.json"
 
 
 class CliError(Exception):

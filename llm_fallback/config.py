@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+# Calibration and the FAQ fit also use CLINC150's out-of-scope queries when the shared checkout is beside us.
+DEFAULT_CLINC = PROJECT_ROOT.parent / "shared" / "bench" / "clinc150" / "data_full.json"
 
 
 def _env(name: str, default: str) -> str:
@@ -38,9 +40,12 @@ class Settings:
     faq_serve_proposed: bool = field(
         default_factory=lambda: _env("FAQ_SERVE_PROPOSED", "false").lower() in ("1", "true", "yes")
     )
-    # A question is answered by a FAQ pair only at this similarity or above (0..1, see faq_match.py);
-    # below it the notes answer (retrieval + LLM) takes over, which is better than a wrong FAQ.
-    faq_min_similarity: float = field(default_factory=lambda: float(_env("FAQ_MIN_SIMILARITY", "0.80")))
+    # A question is answered by a FAQ pair only when the matcher's probability that the pair answers
+    # it reaches this (0..1, see faq_match.py); unset, the threshold fitted by `faq fit` applies.
+    # Below it the notes answer (retrieval + LLM) takes over, which is better than a wrong FAQ.
+    faq_min_confidence: float | None = field(
+        default_factory=lambda: float(v) if (v := _env("FAQ_MIN_CONFIDENCE", "")) else None
+    )
     # Generated questions this similar to a kept one are rejected as near-duplicates.
     faq_dup_similarity: float = field(default_factory=lambda: float(_env("FAQ_DUP_SIMILARITY", "0.90")))
     # The curated FAQ shipped with the repository; `index` loads it into the store when it changes.

@@ -7,7 +7,7 @@ import json
 import textwrap
 from pathlib import Path
 
-from llm_fallback.config import load_settings
+from llm_fallback.config import DEFAULT_CLINC, load_settings
 
 
 class FaqCliError(Exception):
@@ -32,6 +32,34 @@ def _generate(args: argparse.Namespace) -> None:
           f"{r.retired} retired, {r.reattached} moved to a changed chunk")
 
 
+def _paraphrase(args: argparse.Namespace) -> None:
+    from llm_fallback.faq_paraphrase import paraphrase
+
+    if args.limit is not None and args.limit < 1:
+        raise FaqCliError("--limit must be at least 1")
+    r = paraphrase(_db(args), limit=args.limit, progress=not args.quiet)
+    dropped = ", ".join(f"{n} {why}" for why, n in sorted(r.dropped.items())) or "none"
+    print(f"pairs: {r.pairs} served, {r.already_done} had paraphrases, {r.paraphrased} paraphrased now, "
+          f"{r.failed} failed")
+    print(f"paraphrases: {r.kept} kept, dropped {dropped}")
+
+
+def _fit(args: argparse.Namespace) -> None:
+    from llm_fallback.faq_fit import fit
+    from llm_fallback.faq_match import PARAMS_PATH, FaqMatcher, MatchParams, load_served
+
+    settings = load_settings()
+    pairs, vectors, paraphrase_vectors = load_served(_db(args), settings.faq_serve_proposed)
+    if not pairs:
+        raise FaqCliError("no served FAQ pairs to fit on: approve pairs or import faq/faq.yml first")
+    matcher = FaqMatcher(pairs, vectors, paraphrase_vectors, MatchParams(), userdict=settings.jieba_userdict)
+    r = fit(matcher, Path(args.clinc) if args.clinc else DEFAULT_CLINC)
+    print(f"fitted on {r.pairs} pairs, {r.phrasings} phrasings -> {PARAMS_PATH.name}, "
+          f"threshold {r.threshold}")
+    print(f"own phrasings routed to their pair {r.positives_right:.1%}; captured with their pair hidden "
+          f"{r.hidden_captured:.1%}; out-of-scope captured {r.oos_captured:.1%}")
+
+
 def _print_pair(pair, full: bool = True) -> None:
     flag = " (retired)" if pair.retired else ""
     lines = f"lines {pair.line_start}-{pair.line_end}"
@@ -42,6 +70,8 @@ def _print_pair(pair, full: bool = True) -> None:
         for label, text in (("问", pair.q_zh), ("答", pair.a_zh), ("Q", pair.q_en), ("A", pair.a_en)):
             print(textwrap.indent(textwrap.fill(text, 100, subsequent_indent="   "), "  ").replace(
                 "  ", f"  {label}: ", 1))
+        for text in pair.paraphrases:
+            print(f"  ~  {text}")
     else:
         print(f"  {pair.q_zh}  |  {pair.q_en}")
 
@@ -122,6 +152,15 @@ def add_faq_commands(commands: argparse._SubParsersAction) -> None:
     gen = command("generate", _generate, "propose pairs for the chunks not done yet (resumable, incremental)")
     gen.add_argument("--limit", type=int, help="at most N chunks in this run")
     gen.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    par = command("paraphrase", _paraphrase,
+                  "write other phrasings of the served questions, for matching (resumable)")
+    par.add_argument("--limit", type=int, help="at most N pairs in this run")
+    par.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    fit = command("fit", _fit, "fit the matcher's scorer on the served pairs and their paraphrases")
+    fit.add_argument("--clinc",
+                     help=f"CLINC150 data_full.json for out-of-scope examples (default: {DEFAULT_CLINC})")
 
     lst = command("list", _list, "list pairs (not retired ones unless --retired)")
     lst.add_argument("--status", help="proposed | approved | rejected | edited")

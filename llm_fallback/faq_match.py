@@ -1,18 +1,23 @@
 """Answer a question from the reviewed FAQ, instantly and without the LLM, when one pair clearly matches.
 
-Every served pair has two question vectors (Chinese and English), so a paraphrase in either
-language meets the pair. A pair's score mixes the best cosine with the share of the question's
-terms the pair's questions contain (glossary translations included), because the multilingual
-encoder alone rates two questions about different parameters of one topic as near-identical.
-Below ``FAQ_MIN_SIMILARITY`` there is no FAQ answer and the notes answer (retrieval + LLM) takes over.
-The pairs and vectors are read from the knowledge store once per process.
+Each served pair has phrasings: its Chinese and English questions and the paraphrases stored with
+it (faq_paraphrase.py), each with a vector. For a question, the pairs with the closest phrasings
+are the candidates; a small logistic model (fitted by ``faq fit``, see faq_fit.py, on the FAQ's own
+paraphrases against questions the FAQ does not answer) turns each candidate's features into the
+probability that it answers the question. Besides cosines, the features count the question's terms
+the pair does not mention, because the multilingual encoder alone rates two questions about
+different parameters of one topic ("lora_alpha" / "lora_dropout") as near-identical.
+Below the fitted threshold (or ``FAQ_MIN_CONFIDENCE``) there is no FAQ answer and the notes answer
+(retrieval + LLM) takes over. Pairs and vectors are read from the knowledge store once per process.
 """
 
 from __future__ import annotations
 
+import json
 import logging
+import re
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from functools import lru_cache
 from pathlib import Path
 
@@ -22,7 +27,15 @@ from sqlalchemy import select
 from llm_fallback.answer import Answer, answer_question, compose_reply
 from llm_fallback.config import Settings, load_settings
 from llm_fallback.embed import DIM, MODEL_NAME, get_embedder
-from llm_fallback.faq_store import SERVED, FaqPairRow, Pair, has_faq, question_vectors, to_pair
+from llm_fallback.faq_store import (
+    SERVED,
+    FaqPairRow,
+    Pair,
+    has_faq,
+    question_vectors,
+    row_paraphrase_vectors,
+    to_pair,
+)
 from llm_fallback.lang import Lang, detect_lang
 from llm_fallback.redact import redact
 from llm_fallback.retrieve import Hit
@@ -32,70 +45,149 @@ from llm_fallback.tokenize import tokenize, translate_terms
 
 log = logging.getLogger(__name__)
 
-# Weight of term overlap in the score; the rest is the cosine. A starting value, not yet fitted: it
-# and FAQ_MIN_SIMILARITY should be set on a real FAQ's own questions against other notes questions
-# (bench/faq.py prints the routing figures), not on the paraphrase test file.
-LEXICAL_WEIGHT = 0.3
+PARAMS_PATH = Path(__file__).with_name("faq_match_params.json")
+FEATURES = ("cosine", "margin", "question_overlap", "pair_overlap", "unmatched_specific", "unmatched_words")
+CANDIDATES = 5
+# ASCII terms that name a precise thing (top_k, 65b, 0.9, int8): asking about one the pair never
+# mentions means asking something else.
+_SPECIFIC = re.compile(r"[0-9_]")
+_ASCII_WORD = re.compile(r"^[a-z][a-z0-9_.+#\-]*$")
+
+
+@dataclass(frozen=True)
+class MatchParams:
+    """The fitted scorer; the defaults (a plain cosine cut) serve until ``faq fit`` has run."""
+
+    coef: tuple[float, ...] = (12.0, 0.0, 0.0, 0.0, 0.0, 0.0)
+    intercept: float = -10.0
+    threshold: float = 0.5
+
+    @classmethod
+    def load(cls, path: Path = PARAMS_PATH) -> MatchParams:
+        if not path.is_file():
+            return cls()
+        data = json.loads(path.read_text(encoding="utf-8"))
+        if data.get("features") != list(FEATURES):
+            raise ValueError(f"{path} was fitted on other features; run `python -m llm_fallback faq fit`")
+        return cls(tuple(data["coef"]), float(data["intercept"]), float(data["threshold"]))
+
+    def save(self, path: Path = PARAMS_PATH, **report: object) -> None:
+        data = {"features": list(FEATURES), **asdict(self), **report}
+        path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+
+    def probability(self, features: np.ndarray) -> np.ndarray:
+        return 1.0 / (1.0 + np.exp(-(features @ np.array(self.coef) + self.intercept)))
 
 
 @dataclass(frozen=True)
 class FaqMatch:
     pair: Pair
-    score: float
+    score: float  # probability that the pair answers the question
     cosine: float
-    overlap: float
+
+
+@dataclass(frozen=True)
+class Candidates:
+    """The closest pairs for one question and their feature rows (FEATURES order)."""
+
+    indices: np.ndarray
+    features: np.ndarray
 
 
 class FaqMatcher:
-    """In-memory index of the served pairs: question vectors and question terms."""
+    """In-memory index of the served pairs: one vector and one term set per phrasing."""
 
-    def __init__(self, pairs: list[Pair], vectors: np.ndarray, min_similarity: float,
+    def __init__(self, pairs: list[Pair], vectors: np.ndarray, paraphrase_vectors: list[np.ndarray],
+                 params: MatchParams, min_confidence: float | None = None,
                  userdict: Path | None = None) -> None:
         self.pairs = pairs
-        self.vectors = vectors.reshape(len(pairs), 2, DIM).astype(np.float32)
-        self.min_similarity = min_similarity
+        self.params = params
+        self.min_confidence = params.threshold if min_confidence is None else min_confidence
         self.userdict = userdict
-        self.terms = [self._terms(f"{p.q_zh} {p.q_en}") for p in pairs]
+        phrases, blocks, owners = [], [], []
+        for i, pair in enumerate(pairs):
+            own = (pair.q_zh, pair.q_en, *pair.paraphrases)
+            phrases.extend(own)
+            blocks.append(vectors[i].reshape(2, DIM))
+            blocks.append(paraphrase_vectors[i].reshape(-1, DIM))
+            owners.extend([i] * len(own))
+        self.phrase_vectors = (np.concatenate(blocks) if blocks else np.zeros((0, DIM))).astype(np.float32)
+        self.owner = np.array(owners, dtype=np.int64)
+        if len(self.owner) != len(self.phrase_vectors):
+            raise ValueError("each FAQ paraphrase needs one vector: re-import the FAQ file")
+        self.phrases = phrases
+        self.phrase_terms = [self._terms(text) for text in phrases]
+        self.answer_terms = [self._terms(f"{p.a_zh} {p.a_en}") for p in pairs]
+        self.answer_text = [f"{p.a_zh} {p.a_en}".lower() for p in pairs]
 
-    def _terms(self, text: str) -> set[str]:
-        own = set(tokenize(text, self.userdict))
-        return own | set(tokenize(translate_terms(text), self.userdict))
+    def _terms(self, text: str) -> frozenset[str]:
+        return frozenset(tokenize(text, self.userdict) + tokenize(translate_terms(text), self.userdict))
 
-    def score_all(self, question: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Per pair: (score, best cosine over both languages, term overlap)."""
+    def candidates(self, question: str, hide_phrases: frozenset[int] = frozenset(),
+                   hide_pairs: frozenset[int] = frozenset()) -> Candidates:
+        """The CANDIDATES pairs with the closest phrasings, and their features.
+
+        ``hide_*`` leave phrasings or whole pairs out, as if they were not in the FAQ: faq_fit uses
+        them to score a pair's own paraphrase, or a question whose pair is missing."""
         query = get_embedder().encode_query(question)
-        cosine = np.einsum("nld,d->nl", self.vectors, query).max(axis=1)
+        sims = self.phrase_vectors @ query
+        visible = np.ones(len(sims), dtype=bool)
+        visible[list(hide_phrases)] = False
+        visible &= ~np.isin(self.owner, list(hide_pairs))
+        cosine = np.full(len(self.pairs), -1.0, dtype=np.float32)
+        np.maximum.at(cosine, self.owner[visible], sims[visible])
+        order = np.argsort(-cosine, kind="stable")[:CANDIDATES]
+        order = order[cosine[order] > -1.0]
         asked = set(tokenize(question, self.userdict))
-        if asked:
-            bridged = asked | set(tokenize(translate_terms(question), self.userdict))
-            # Share of the asked terms the pair covers (directly or through the glossary).
-            overlap = np.array([len(bridged & t) / len(asked) for t in self.terms], dtype=np.float32)
-            overlap = np.minimum(overlap, 1.0)
-        else:
-            overlap = np.zeros(len(self.pairs), dtype=np.float32)
-        return (1 - LEXICAL_WEIGHT) * cosine + LEXICAL_WEIGHT * overlap, cosine, overlap
+        bridged = asked | set(tokenize(translate_terms(question), self.userdict))
+        ascii_asked = {t for t in asked if _ASCII_WORD.match(t)}
+        rows = []
+        for i in order:
+            phrase_ids = [j for j in np.flatnonzero(self.owner == i) if visible[j]]
+            question_terms = frozenset().union(*(self.phrase_terms[j] for j in phrase_ids))
+            text = " ".join([self.answer_text[i], *(self.phrases[j].lower() for j in phrase_ids)])
+            unmatched = {t for t in ascii_asked if t not in text}
+            others = np.delete(cosine, i)
+            rows.append((
+                cosine[i],
+                cosine[i] - (others.max() if len(others) else 0.0),
+                _share(bridged & question_terms, asked),
+                _share(bridged & (question_terms | self.answer_terms[i]), asked),
+                min(2, sum(1 for t in unmatched if _SPECIFIC.search(t))),
+                min(3, sum(1 for t in unmatched if not _SPECIFIC.search(t))),
+            ))
+        features = np.array(rows, dtype=np.float64).reshape(-1, len(FEATURES))
+        return Candidates(order, features)
 
     def best(self, question: str) -> FaqMatch | None:
-        """The best pair whatever its score (None only when there are no pairs)."""
+        """The most probable pair whatever its probability (None only when there are no pairs)."""
         if not self.pairs or not question.strip():
             return None
-        score, cosine, overlap = self.score_all(question)
-        i = int(np.argmax(score))
-        return FaqMatch(self.pairs[i], float(score[i]), float(cosine[i]), float(overlap[i]))
+        found = self.candidates(question)
+        if not len(found.indices):
+            return None
+        probability = self.params.probability(found.features)
+        top = int(np.argmax(probability))
+        i = int(found.indices[top])
+        return FaqMatch(self.pairs[i], float(probability[top]), float(found.features[top, 0]))
 
     def match(self, question: str) -> FaqMatch | None:
-        """The best pair when it scores at least ``min_similarity``; else None."""
+        """The best pair when its probability reaches ``min_confidence``; else None."""
         found = self.best(question)
-        return found if found and found.score >= self.min_similarity else None
+        return found if found and found.score >= self.min_confidence else None
 
 
-def load_served(db_url: str, serve_proposed: bool) -> tuple[list[Pair], np.ndarray]:
-    """Pairs that may be served (not retired) and their question vectors, in a stable order."""
+def _share(found: set[str] | frozenset[str], asked: set[str]) -> float:
+    return min(1.0, len(found) / len(asked)) if asked else 0.0
+
+
+def load_served(db_url: str, serve_proposed: bool) -> tuple[list[Pair], np.ndarray, list[np.ndarray]]:
+    """Pairs that may be served (not retired), their question and paraphrase vectors, in a stable order."""
     statuses = set(SERVED) | ({"proposed"} if serve_proposed else set())
     engine = make_engine(db_url)
     try:
         if not has_faq(engine):
-            return [], np.zeros((0, 2, DIM), np.float32)
+            return [], np.zeros((0, 2, DIM), np.float32), []
         with transaction(engine) as s:
             rows = list(s.scalars(select(FaqPairRow).where(FaqPairRow.status.in_(statuses),
                                                              FaqPairRow.retired.is_(False))
@@ -103,25 +195,32 @@ def load_served(db_url: str, serve_proposed: bool) -> tuple[list[Pair], np.ndarr
             pairs = [to_pair(r) for r in rows]
             stale = [i for i, r in enumerate(rows) if r.vector_model != MODEL_NAME]
             blobs = [r.vectors for r in rows]
+            paraphrase_vectors = [row_paraphrase_vectors(r) for r in rows]
     finally:
         engine.dispose()
     vectors = np.frombuffer(b"".join(blobs), dtype=np.float32).reshape(len(pairs), 2, DIM).copy()
     if stale:  # stored by another encoder: embed again in memory (the next generate/import stores them)
         vectors[stale] = question_vectors([(pairs[i].q_zh, pairs[i].q_en) for i in stale])
-    return pairs, vectors
+        for i in stale:
+            if pairs[i].paraphrases:
+                paraphrase_vectors[i] = get_embedder().encode(list(pairs[i].paraphrases))
+    return pairs, vectors, paraphrase_vectors
 
 
 @lru_cache(maxsize=4)
-def _load_matcher(db_url: str, serve_proposed: bool, min_similarity: float, userdict: Path) -> FaqMatcher:
-    pairs, vectors = load_served(db_url, serve_proposed)
-    log.info("faq loaded pairs=%d serve_proposed=%s", len(pairs), serve_proposed)
-    return FaqMatcher(pairs, vectors, min_similarity, userdict)
+def _load_matcher(db_url: str, serve_proposed: bool, min_confidence: float | None,
+                  userdict: Path) -> FaqMatcher:
+    pairs, vectors, paraphrase_vectors = load_served(db_url, serve_proposed)
+    matcher = FaqMatcher(pairs, vectors, paraphrase_vectors, MatchParams.load(), min_confidence, userdict)
+    log.info("faq loaded pairs=%d phrasings=%d serve_proposed=%s min_confidence=%.3f", len(pairs),
+             len(matcher.phrases), serve_proposed, matcher.min_confidence)
+    return matcher
 
 
 def get_faq_matcher(settings: Settings | None = None) -> FaqMatcher:
     """The process-wide matcher for the configured store, loaded on first use."""
     settings = settings or load_settings()
-    return _load_matcher(settings.db_url, settings.faq_serve_proposed, settings.faq_min_similarity,
+    return _load_matcher(settings.db_url, settings.faq_serve_proposed, settings.faq_min_confidence,
                          settings.jieba_userdict)
 
 

@@ -27,6 +27,7 @@ from llm_fallback.faq_store import (
     ordered,
     question_vectors,
     read_meta,
+    set_paraphrases,
     to_pair,
     write_meta,
 )
@@ -38,6 +39,8 @@ _HEADER = """\
 # Edit `status` (proposed | approved | rejected | edited) or the questions and answers, then:
 #   python -m llm_fallback faq import THIS_FILE
 # Only approved and edited pairs are served (proposed ones too with FAQ_SERVE_PROPOSED=true).
+# `paraphrases` are other ways to ask a pair's question (faq paraphrase): the matcher compares
+# questions with them too; delete one that asks something else.
 """
 
 
@@ -114,6 +117,8 @@ def _entry(pair: Pair) -> dict:
                        "lines": f"{pair.line_start}-{pair.line_end}", "chunk": pair.chunk_hash}
     entry["zh"] = {"q": pair.q_zh, "a": pair.a_zh}
     entry["en"] = {"q": pair.q_en, "a": pair.a_en}
+    if pair.paraphrases:
+        entry["paraphrases"] = list(pair.paraphrases)
     return entry
 
 
@@ -147,7 +152,8 @@ def _parse_entry(entry: object, index: int) -> Pair:
                     str(source.get("heading", "")),
                     start, end, int(entry.get("ordinal", 0)), str(zh["q"]).strip(), str(zh["a"]).strip(),
                     str(en["q"]).strip(), str(en["a"]).strip(), str(entry["status"]),
-                    str(entry.get("reason", "")), bool(entry.get("retired", False)))
+                    str(entry.get("reason", "")), bool(entry.get("retired", False)),
+                    tuple(str(p).strip() for p in entry.get("paraphrases") or () if str(p).strip()))
     except (KeyError, TypeError, ValueError) as exc:
         raise ReviewError(f"{where}: missing or malformed field ({exc})") from exc
     if pair.status not in STATUSES:
@@ -194,8 +200,13 @@ def import_yaml(db_url: str, path: Path) -> ImportReport:
                     continue
                 text_changed = any(getattr(row, f) != getattr(pair, f) for f in _TEXT_FIELDS)
                 status = "edited" if text_changed and pair.status in ("proposed", "approved") else pair.status
+                # Paraphrases are matching data, not the answer: changing them keeps the status.
+                paraphrases_changed = to_pair(row).paraphrases != pair.paraphrases
+                if paraphrases_changed:
+                    set_paraphrases(row, pair.paraphrases)
                 if not text_changed and (row.status, row.reason or "") == (status, pair.reason):
-                    unchanged += 1
+                    updated += paraphrases_changed
+                    unchanged += not paraphrases_changed
                     continue
                 for name in _TEXT_FIELDS:
                     setattr(row, name, getattr(pair, name))

@@ -4,18 +4,21 @@ A pair is one question/answer in Chinese and in English, tied to the chunk it wa
 Its key is a hash of that chunk and both questions, so the same model on the same notes produces
 the same keys, and regenerating a chunk finds (and keeps) the pairs a person already curated.
 Question vectors (Chinese and English) are stored with the pair: the matcher loads them instead
-of embedding every question at start-up.
+of embedding every question at start-up. A pair may also carry paraphrases of its question (other
+ways people ask it, in either language, see faq_paraphrase.py) with their vectors: the matcher
+compares a question with all of them.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
-from sqlalchemy import Boolean, Engine, Integer, LargeBinary, String, Text, inspect, select
+from sqlalchemy import Boolean, Engine, Integer, LargeBinary, String, Text, inspect, select, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
@@ -46,6 +49,8 @@ class FaqPairRow(Base):
     retired: Mapped[bool] = mapped_column(Boolean, default=False)  # its source chunk is gone
     vectors: Mapped[bytes] = mapped_column(LargeBinary)  # 2 x DIM float32: q_zh, q_en
     vector_model: Mapped[str] = mapped_column(String(100))
+    paraphrases: Mapped[str] = mapped_column(Text, default="[]")  # JSON list of strings
+    paraphrase_vectors: Mapped[bytes] = mapped_column(LargeBinary, default=b"")  # n x DIM float32
 
 
 class FaqChunkRow(Base):
@@ -82,6 +87,7 @@ class Pair:
     status: str
     reason: str = ""
     retired: bool = False
+    paraphrases: tuple[str, ...] = ()
 
     def question(self, lang: str) -> str:
         return self.q_zh if lang == "zh" else self.q_en
@@ -93,7 +99,8 @@ class Pair:
         return {"key": self.key, "status": self.status, "reason": self.reason, "retired": self.retired,
                 "source": {"file": self.file, "heading": self.heading,
                            "lines": f"{self.line_start}-{self.line_end}", "chunk": self.chunk_hash},
-                "zh": {"q": self.q_zh, "a": self.a_zh}, "en": {"q": self.q_en, "a": self.a_en}}
+                "zh": {"q": self.q_zh, "a": self.a_zh}, "en": {"q": self.q_en, "a": self.a_en},
+                "paraphrases": list(self.paraphrases)}
 
 
 def pair_key(chunk_hash: str, q_zh: str, q_en: str) -> str:
@@ -110,19 +117,34 @@ def question_vectors(pairs: Iterable[tuple[str, str]]) -> np.ndarray:
 
 def to_pair(row: FaqPairRow) -> Pair:
     return Pair(row.key, row.chunk_hash, row.file, row.heading, row.line_start, row.line_end, row.ordinal,
-                row.q_zh, row.a_zh, row.q_en, row.a_en, row.status, row.reason or "", bool(row.retired))
+                row.q_zh, row.a_zh, row.q_en, row.a_en, row.status, row.reason or "", bool(row.retired),
+                tuple(json.loads(row.paraphrases or "[]")))
 
 
 def row_vectors(row: FaqPairRow) -> np.ndarray:
     return np.frombuffer(row.vectors, dtype=np.float32).reshape(2, DIM)
 
 
+def row_paraphrase_vectors(row: FaqPairRow) -> np.ndarray:
+    return np.frombuffer(row.paraphrase_vectors or b"", dtype=np.float32).reshape(-1, DIM)
+
+
+def set_paraphrases(row: FaqPairRow, paraphrases: Iterable[str]) -> None:
+    """Store the paraphrases with their vectors (embedded here: they are few per pair)."""
+    texts = list(dict.fromkeys(p.strip() for p in paraphrases if p.strip()))
+    row.paraphrases = json.dumps(texts, ensure_ascii=False)
+    vectors = get_embedder().encode(texts) if texts else np.zeros((0, DIM), np.float32)
+    row.paraphrase_vectors = vectors.astype(np.float32).tobytes()
+
+
 def new_row(pair: Pair, vectors: np.ndarray) -> FaqPairRow:
-    return FaqPairRow(key=pair.key, chunk_hash=pair.chunk_hash, file=pair.file, heading=pair.heading,
-                      line_start=pair.line_start, line_end=pair.line_end, ordinal=pair.ordinal,
-                      q_zh=pair.q_zh, a_zh=pair.a_zh, q_en=pair.q_en, a_en=pair.a_en, status=pair.status,
-                      reason=pair.reason, retired=pair.retired,
-                      vectors=vectors.astype(np.float32).tobytes(), vector_model=MODEL_NAME)
+    row = FaqPairRow(key=pair.key, chunk_hash=pair.chunk_hash, file=pair.file, heading=pair.heading,
+                     line_start=pair.line_start, line_end=pair.line_end, ordinal=pair.ordinal,
+                     q_zh=pair.q_zh, a_zh=pair.a_zh, q_en=pair.q_en, a_en=pair.a_en, status=pair.status,
+                     reason=pair.reason, retired=pair.retired,
+                     vectors=vectors.astype(np.float32).tobytes(), vector_model=MODEL_NAME)
+    set_paraphrases(row, pair.paraphrases)
+    return row
 
 
 def open_store(db_url: str) -> Engine:
@@ -130,10 +152,23 @@ def open_store(db_url: str) -> Engine:
     engine = make_engine(db_url)
     try:
         Base.metadata.create_all(engine)
+        _add_new_columns(engine)
     except OperationalError as exc:
         raise unavailable(engine, exc) from exc
     return engine
 
+
+def _add_new_columns(engine: Engine) -> None:
+    """Columns added after a store was first created (create_all only makes missing tables)."""
+    table = FaqPairRow.__table__
+    present = {c["name"] for c in inspect(engine).get_columns(table.name)}
+    with engine.begin() as conn:
+        for column in table.columns:
+            if column.name not in present:
+                kind = column.type.compile(engine.dialect)
+                conn.execute(text(f"ALTER TABLE {table.name} ADD COLUMN {column.name} {kind}"))
+                if column.name == "paraphrases":
+                    conn.execute(text(f"UPDATE {table.name} SET paraphrases = '[]'"))
 
 
 def has_faq(engine: Engine) -> bool:

@@ -21,7 +21,7 @@ from llm_fallback.answer import compose_reply
 from llm_fallback.config import PROJECT_ROOT, load_settings
 from llm_fallback.faq_check import duplicate_of, unsupported_reason
 from llm_fallback.faq_generate import SYSTEM, Draft, check, generate, parse
-from llm_fallback.faq_match import _load_matcher, faq_answer, get_faq_matcher, source_hit
+from llm_fallback.faq_match import MatchParams, _load_matcher, faq_answer, get_faq_matcher, source_hit
 from llm_fallback.faq_review import export_yaml, import_yaml
 from llm_fallback.faq_store import list_pairs
 from llm_fallback.faq_sync import sync
@@ -269,6 +269,70 @@ def test_cli_lists_shows_approves_and_rejects_bad_input(seeded, tmp_path: Path) 
     assert imported.returncode == 2 and "pairs[0]" in imported.stderr
 
 
+def test_paraphrases_survive_the_review_file_and_keep_the_status(seeded) -> None:
+    db, path = seeded["db"], seeded["tmp"] / "export.yml"
+    export_yaml(db, path)
+    document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    document["pairs"][0]["paraphrases"] = ["Gradio 默认开在哪个端口？", "Which port does Gradio use?"]
+    path.write_text(yaml.safe_dump(document, allow_unicode=True), encoding="utf-8")
+    assert import_yaml(db, path).updated == 1
+    pair = {p.key: p for p in list_pairs(db)}[document["pairs"][0]["key"]]
+    assert pair.status == "approved" and pair.paraphrases == tuple(document["pairs"][0]["paraphrases"])
+    export_yaml(db, path)
+    assert yaml.safe_load(path.read_text(encoding="utf-8"))["pairs"][0]["paraphrases"] == \
+        document["pairs"][0]["paraphrases"]
+    _load_matcher.cache_clear()
+    matcher = get_faq_matcher(load_settings())
+    assert len(matcher.phrases) == 3 * 2 + 2 and len(matcher.phrase_vectors) == len(matcher.phrases)
+
+
+def test_a_store_made_before_paraphrases_existed_is_upgraded_in_place(tmp_path: Path) -> None:
+    import sqlite3
+
+    path = tmp_path / "old.db"
+    with sqlite3.connect(path) as conn:  # the faq_pairs table as the previous release created it
+        conn.execute("CREATE TABLE faq_pairs (key VARCHAR(16) PRIMARY KEY, chunk_hash VARCHAR(64), "
+                     "file VARCHAR(512), heading TEXT, line_start INTEGER, line_end INTEGER, "
+                     "ordinal INTEGER, q_zh TEXT, a_zh TEXT, q_en TEXT, a_en TEXT, status VARCHAR(16), "
+                     "reason TEXT, retired BOOLEAN, vectors BLOB, vector_model VARCHAR(100))")
+        conn.execute("INSERT INTO faq_pairs VALUES ('k1', 'h', 'a.md', 'H', 1, 2, 0, '问？', '答。', 'Q?', "
+                     "'A.', 'approved', '', 0, ?, 'm')", (np.zeros((2, 512), np.float32).tobytes(),))
+    from llm_fallback.faq_store import open_store
+
+    open_store(f"sqlite:///{path}").dispose()
+    [pair] = list_pairs(f"sqlite:///{path}")
+    assert pair.key == "k1" and pair.paraphrases == ()
+
+
+def test_paraphrases_from_the_real_model_are_checked_and_stored(seeded, small_backend) -> None:
+    from llm_fallback.faq_paraphrase import paraphrase
+
+    report = paraphrase(seeded["db"], llm=llm_of(small_backend), limit=2, progress=False)
+    assert (report.pairs, report.paraphrased, report.failed) == (3, 2, 0)
+    done = [p for p in list_pairs(seeded["db"]) if p.paraphrases]
+    assert len(done) == 2 and report.kept == sum(len(p.paraphrases) for p in done) >= 2
+    for pair in done:
+        assert {pair.q_zh, pair.q_en}.isdisjoint(pair.paraphrases)
+        assert all(4 <= len(text) <= 120 for text in pair.paraphrases)
+    rerun = paraphrase(seeded["db"], llm=llm_of(small_backend), progress=False)
+    assert (rerun.already_done, rerun.paraphrased) == (2, 1)  # resumes with the pair not done
+
+
+def test_paraphrase_checks_drop_wrong_language_copies_and_ambiguous_ones() -> None:
+    from llm_fallback.faq_paraphrase import closer_to_other, drop_reason, parse_lines
+
+    assert parse_lines("好的：\n1. 第一个问题？\n2) Second one?\n- 第三个\n没有编号") == \
+        ["第一个问题？", "Second one?", "第三个"]
+    own = ("LoRA 的秩怎么设？", "How is LoRA rank set?")
+    assert drop_reason("How should I pick the LoRA rank?", "zh", own) == "language"
+    assert drop_reason("how is lora rank set?", "en", own) == "same_as_question"
+    assert drop_reason("秩?", "zh", own) == "length"
+    assert drop_reason("LoRA 的 r 一般取多少？", "zh", own) is None
+    questions = np.stack([np.eye(2, 512, 0, np.float32), np.eye(2, 512, 1, np.float32)])
+    assert closer_to_other(np.eye(1, 512, 1, np.float32)[0], 0, questions)
+    assert not closer_to_other(np.eye(1, 512, 0, np.float32)[0], 0, questions)
+
+
 def expected_reply(pair, lang: str) -> str:
     return compose_reply(pair.answer(lang), [source_hit(pair, 1.0)], lang)
 
@@ -314,9 +378,10 @@ def test_index_sync_retires_pairs_whose_source_vanished_and_keeps_curated_ones(s
     assert (report.retired, report.reattached) == (1, 1)
 
 
-def test_settings_default_to_serving_reviewed_pairs_only() -> None:
+def test_settings_default_to_serving_reviewed_pairs_only_at_the_fitted_threshold() -> None:
     settings = load_settings()
-    assert settings.faq_serve_proposed is False and 0 < settings.faq_min_similarity < 1
+    assert settings.faq_serve_proposed is False and settings.faq_min_confidence is None
+    assert 0 < MatchParams.load().threshold < 1
 
 
 @pytest.fixture(scope="module")
