@@ -5,17 +5,27 @@
 1. Quality on the dev set: hit@1/3/5 and MRR for BM25 alone, dense alone and the fusion, the
    relevance threshold's wrong-side counts, and query latency, on an index of notes/.
 2. Scale: a synthetic corpus (deterministic seed) of --scale chunks: build time, memory and query
-   latency of the in-process index; then the same vectors in PostgreSQL with a pgvector HNSW index
-   (skipped with a note when the extension is not installed: Debian's postgresql-15-pgvector).
+   latency of the in-process index; then the same vectors in PostgreSQL with a pgvector HNSW index:
+   load and build time, query latency and recall@10 against exact search. The server at --pg is used
+   when it has the `vector` extension; otherwise a throwaway PostgreSQL 16 + pgvector from the
+   pgserver wheel (PyPI), in a temporary directory on a Unix socket, deleted afterwards.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import importlib.metadata
+import importlib.util
+import os
+import pwd
+import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -90,11 +100,18 @@ def dev_quality(dev_path: Path) -> None:
     print(f"query latency on the notes ({len(timings)} queries): {_ms(timings)}")
 
 
-def synthetic_corpus(size: int, seed: int = 7) -> tuple[list[Chunk], np.ndarray]:
-    """Chunks made of the notes' own vocabulary (Zipf-like draws), with random unit vectors.
+SYNTHETIC_TOPICS = 2_000  # chunks really embedded; the others are noisy copies of their vectors
+TOPIC_NOISE = 0.6  # norm of the noise added to a unit vector: cosine to its topic ~0.86
 
-    Embedding 100k real chunks would take most of an hour on 2 cores and measures the embedder,
-    not the index; random vectors exercise the same matrix shapes and the same search code.
+
+def synthetic_corpus(size: int, seed: int = 7) -> tuple[list[Chunk], np.ndarray]:
+    """Chunks made of the notes' own vocabulary (Zipf-like draws), with clustered vectors.
+
+    Embedding 100k chunks would take most of an hour on 2 cores and measures the embedder, not the
+    index. Independent random vectors would be no better: in 512 dimensions they are all nearly
+    equidistant from any query, the worst case for HNSW, so its recall would mean nothing. So the
+    first SYNTHETIC_TOPICS chunks are embedded for real and every chunk's vector is one of those
+    plus noise: real neighbourhoods, as in notes where many chunks discuss the same topic.
     """
     rng = np.random.default_rng(seed)
     vocabulary = sorted({t for path in sorted((ROOT / "notes").glob("*.md"))
@@ -107,9 +124,11 @@ def synthetic_corpus(size: int, seed: int = 7) -> tuple[list[Chunk], np.ndarray]
         text = " ".join(words[rng.choice(len(words), size=int(rng.integers(40, 120)), p=weights)])
         path = f"synthetic/{i // 100:04d}.md"
         chunks.append(Chunk(path, (f"section {i % 100}",), 1, 20, text, f"{i:064x}"))
-    vectors = rng.standard_normal((size, DIM), dtype=np.float32)
+    topics = get_embedder().encode([c.text for c in chunks[:SYNTHETIC_TOPICS]])
+    noise = rng.standard_normal((size, DIM), dtype=np.float32) * np.float32(TOPIC_NOISE / np.sqrt(DIM))
+    vectors = topics[np.arange(size) % len(topics)] + noise
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-    return chunks, vectors
+    return chunks, vectors.astype(np.float32)
 
 
 QUERIES = [
@@ -119,7 +138,8 @@ QUERIES = [
 ]
 
 
-def scale_in_process(size: int) -> np.ndarray:
+def scale_in_process(size: int) -> tuple[np.ndarray, float]:
+    """Returns the vectors (for the pgvector part) and the median query latency in seconds."""
     started = time.perf_counter()
     chunks, vectors = synthetic_corpus(size)
     print(f"\nsynthetic corpus: {size} chunks generated in {time.perf_counter() - started:.1f} s")
@@ -138,29 +158,81 @@ def scale_in_process(size: int) -> np.ndarray:
             retriever.search(query)
             timings.append(time.perf_counter() - started)
     print(f"in-process query latency at {size} chunks: {_ms(timings)}")
-    return vectors
+    return vectors, statistics.median(timings)
 
 
-def scale_pgvector(vectors: np.ndarray, url: str) -> None:
-    import psycopg
+@contextlib.contextmanager
+def bundled_postgres() -> Iterator[str]:
+    """A throwaway PostgreSQL 16 with pgvector, from the binaries in the pgserver wheel (PyPI).
 
-    schema = "bench_retrieval"
+    Yields a psycopg URL. The server listens on a Unix socket in a fresh temporary directory only
+    (no TCP), and is stopped and its directory deleted on the way out, also after an error.
+    """
+    # Only pgserver's binaries are used, not its get_server(): run as root, that one adds a system
+    # user (`useradd pgserver`) and chmods o+rx every parent of the data dir and of site-packages.
+    # find_spec locates the package without importing it (its import sets up runtime-dir locks).
+    spec = importlib.util.find_spec("pgserver")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("pgserver is not installed: pip install pgserver==0.1.4 (requirements/app.txt)")
+    bin_dir = Path(spec.submodule_search_locations[0]) / "pginstall" / "bin"
+    tmp = Path(tempfile.mkdtemp(prefix="bench-pgvector-"))
+    data = tmp / "data"
+    # PostgreSQL refuses to run as root: then run it as `nobody`, which owns only this directory.
+    as_user = ["runuser", "-u", "nobody", "--"] if os.geteuid() == 0 else []
+    if as_user:
+        nobody = pwd.getpwnam("nobody")
+        os.chown(tmp, nobody.pw_uid, nobody.pw_gid)
+
+    def run(program: str, *args: str) -> None:
+        done = subprocess.run([*as_user, str(bin_dir / program), *args], cwd=tmp,
+                              capture_output=True, text=True, check=False)
+        if done.returncode:
+            log = (tmp / "log").read_text() if (tmp / "log").exists() else ""
+            raise RuntimeError(f"{program} {' '.join(args)} failed:\n{done.stderr}{log}")
+
     try:
-        conn = psycopg.connect(url, autocommit=True)
-    except psycopg.OperationalError as exc:
-        print(f"\npgvector: PostgreSQL unreachable at {url} ({exc}); skipped")
-        return
-    with conn:
+        run("initdb", "-D", str(data), "--username=postgres", "--auth=trust", "--encoding=UTF8",
+            "--no-sync")
+        # -l: pg_ctl sends the server's output to a file, so the captured pipes close at once.
+        run("pg_ctl", "start", "-w", "-D", str(data), "-l", str(tmp / "log"),
+            "-o", f"-c listen_addresses='' -k {tmp}")
+        yield f"postgresql://postgres@/postgres?host={tmp}"
+    finally:
         try:
-            conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
-        except psycopg.Error as exc:
-            print("\npgvector: the 'vector' extension is not available on this server "
-                  f"({type(exc).__name__}); install Debian's postgresql-15-pgvector to run this part. "
-                  "Skipped.")
-            return
-        from pgvector.psycopg import register_vector
+            if (data / "postmaster.pid").exists():
+                run("pg_ctl", "stop", "-w", "-m", "fast", "-D", str(data))
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
 
+
+def scale_pgvector(vectors: np.ndarray, url: str, in_process_median: float) -> None:
+    """The same vectors in pgvector: load, HNSW build, query latency, recall@10 against exact search.
+
+    Uses the server at `url` when it has the `vector` extension, else a bundled_postgres().
+    """
+    import psycopg
+    from pgvector.psycopg import register_vector
+
+    print()
+    with contextlib.ExitStack() as stack:
+        try:
+            conn = stack.enter_context(psycopg.connect(url, autocommit=True))
+            conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
+            where = f"at {url}"
+        except psycopg.Error as exc:
+            stack.close()
+            print(f"pgvector: not usable at {url} ({type(exc).__name__}: {str(exc).splitlines()[0]}); "
+                  "using a throwaway PostgreSQL from the pgserver wheel instead")
+            local_url = stack.enter_context(bundled_postgres())
+            conn = stack.enter_context(psycopg.connect(local_url, autocommit=True))
+            conn.execute("CREATE EXTENSION vector")
+            where = f"bundled by pgserver {importlib.metadata.version('pgserver')} (PyPI), Unix socket only"
         register_vector(conn)
+        extension = conn.execute("SELECT extversion FROM pg_extension WHERE extname = 'vector'").fetchone()
+        server = conn.execute("SHOW server_version").fetchone()
+        print(f"pgvector {extension[0]} on PostgreSQL {server[0]} {where}")
+
+        schema = "bench_retrieval"
         conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
         conn.execute(f"CREATE SCHEMA {schema}")
         conn.execute(f"CREATE TABLE {schema}.vec (id int PRIMARY KEY, embedding vector({DIM}))")
@@ -170,19 +242,41 @@ def scale_pgvector(vectors: np.ndarray, url: str) -> None:
             for i, row in enumerate(vectors):
                 copy.write_row((i, row))
         loaded = time.perf_counter() - started
+        # The HNSW graph of 100k x 512 floats is ~250 MB; within the default 64 MB pgvector switches
+        # to a much slower on-disk build. A session setting, nothing changes on the server.
+        conn.execute("SET maintenance_work_mem = '1GB'")
         started = time.perf_counter()
         conn.execute(f"CREATE INDEX ON {schema}.vec USING hnsw (embedding vector_cosine_ops)")
-        print(f"\npgvector: {len(vectors)} vectors loaded in {loaded:.1f} s, "
-              f"HNSW index built in {time.perf_counter() - started:.1f} s")
+        print(f"pgvector: {len(vectors)} vectors loaded in {loaded:.1f} s, "
+              f"HNSW index built in {time.perf_counter() - started:.1f} s (m=16, ef_construction=64)")
+
+        # ef_search bounds how many rows one HNSW scan can return (pgvector's default 40 < LIMIT 50).
+        conn.execute("SET hnsw.ef_search = 100")
         embedder = get_embedder()
-        timings = []
+        timings, exact_timings, found = [], [], {}
         for query in QUERIES * 3:
+            started = time.perf_counter()
+            np.argpartition(-(vectors @ embedder.encode_query(query)), 50)[:50]
+            exact_timings.append(time.perf_counter() - started)
             started = time.perf_counter()
             vector = embedder.encode_query(query)
             sql = f"SELECT id FROM {schema}.vec ORDER BY embedding <=> %s LIMIT 50"
-            conn.execute(sql, (vector,)).fetchall()
+            found[query] = vector, [row[0] for row in conn.execute(sql, (vector,)).fetchall()]
             timings.append(time.perf_counter() - started)
         print(f"pgvector HNSW query latency (embed + top-50): {_ms(timings)}")
+        # HNSW is approximate: its top 10 against the exact top 10 by cosine (the rows are unit vectors).
+        recalls = [len(set(ids[:10]) & set(np.argsort(-(vectors @ vector))[:10].tolist())) / 10
+                   for vector, ids in found.values()]
+        rows = sorted(len(ids) for _, ids in found.values())
+        ef_search = conn.execute("SHOW hnsw.ef_search").fetchone()
+        print(f"pgvector HNSW recall@10 vs exact numpy search ({len(recalls)} queries): mean "
+              f"{np.mean(recalls):.2f}, min {min(recalls):.2f}; rows returned for LIMIT 50: "
+              f"{rows[0]}-{rows[-1]} (hnsw.ef_search {ef_search[0]})")
+        median, exact = statistics.median(timings), statistics.median(exact_timings)
+        print(f"exact dense search in numpy (embed + top-50): {_ms(exact_timings)}")
+        print(f"median latency ratios: in-process hybrid (BM25 + dense) / pgvector HNSW "
+              f"{in_process_median * 1000:.1f} / {median * 1000:.1f} ms = {in_process_median / median:.1f}x; "
+              f"exact numpy dense / pgvector HNSW = {exact / median:.1f}x")
         conn.execute(f"DROP SCHEMA {schema} CASCADE")
 
 
@@ -194,8 +288,8 @@ def main() -> None:
     parser.add_argument("--pg", default=PG_URL, help="PostgreSQL URL (psycopg form) for the pgvector part")
     args = parser.parse_args()
     dev_quality(Path(args.dev))
-    vectors = scale_in_process(args.scale)
-    scale_pgvector(vectors, args.pg)
+    vectors, in_process_median = scale_in_process(args.scale)
+    scale_pgvector(vectors, args.pg, in_process_median)
 
 
 if __name__ == "__main__":

@@ -4,9 +4,10 @@ Each served pair has phrasings: its Chinese and English questions and the paraph
 it (faq_paraphrase.py), each with a vector. For a question, the pairs with the closest phrasings
 are the candidates; a small logistic model (fitted by ``faq fit``, see faq_fit.py, on the FAQ's own
 paraphrases against questions the FAQ does not answer) turns each candidate's features into the
-probability that it answers the question. Besides cosines, the features count the question's terms
-the pair does not mention, because the multilingual encoder alone rates two questions about
-different parameters of one topic ("lora_alpha" / "lora_dropout") as near-identical.
+probability that it answers the question. Besides cosines, the features count the names in the
+question the pair does not mention, and whether it asks for a figure the answer lacks, because the
+multilingual encoder alone rates two questions about different parameters of one topic
+("lora_alpha" / "lora_dropout") as near-identical.
 Below the fitted threshold (or ``FAQ_MIN_CONFIDENCE``) there is no FAQ answer and the notes answer
 (retrieval + LLM) takes over. Pairs and vectors are read from the knowledge store once per process.
 """
@@ -46,12 +47,13 @@ from llm_fallback.tokenize import tokenize, translate_terms
 log = logging.getLogger(__name__)
 
 PARAMS_PATH = Path(__file__).with_name("faq_match_params.json")
-FEATURES = ("cosine", "margin", "question_overlap", "pair_overlap", "unmatched_specific", "unmatched_words")
+FEATURES = ("cosine", "margin", "question_overlap", "pair_overlap", "unmatched_names", "unanswered_quantity")
 CANDIDATES = 5
-# ASCII terms that name a precise thing (top_k, 65b, 0.9, int8): asking about one the pair never
-# mentions means asking something else.
-_SPECIFIC = re.compile(r"[0-9_]")
-_ASCII_WORD = re.compile(r"^[a-z][a-z0-9_.+#\-]*$")
+_ASCII_TERM = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+#\-]*[A-Za-z0-9+#]|[A-Za-z0-9]")
+_SENTENCE_START = re.compile(r"(?:^|[.?!]\s+)$")
+# A question asking for a figure; a pair whose answer has no digit does not answer it.
+_ASKS_QUANTITY = re.compile(r"多少|几[个种项道条层步位张卡]|多大|多长|多久|how (?:many|much|long|big|large)|"
+                            r"what (?:size|value)|default value|默认值", re.I)
 
 
 @dataclass(frozen=True)
@@ -118,7 +120,9 @@ class FaqMatcher:
         self.phrases = phrases
         self.phrase_terms = [self._terms(text) for text in phrases]
         self.answer_terms = [self._terms(f"{p.a_zh} {p.a_en}") for p in pairs]
-        self.answer_text = [f"{p.a_zh} {p.a_en}".lower() for p in pairs]
+        self.answers = [f"{p.a_zh} {p.a_en}" for p in pairs]
+        # What the pair itself says (not its paraphrases, which are the model's wording).
+        self.pair_text = [f"{p.q_zh} {p.a_zh} {p.q_en} {p.a_en}".lower() for p in pairs]
 
     def _terms(self, text: str) -> frozenset[str]:
         return frozenset(tokenize(text, self.userdict) + tokenize(translate_terms(text), self.userdict))
@@ -140,21 +144,20 @@ class FaqMatcher:
         order = order[cosine[order] > -1.0]
         asked = set(tokenize(question, self.userdict))
         bridged = asked | set(tokenize(translate_terms(question), self.userdict))
-        ascii_asked = {t for t in asked if _ASCII_WORD.match(t)}
+        names = named_terms(question)
+        asks_quantity = bool(_ASKS_QUANTITY.search(question))
         rows = []
         for i in order:
             phrase_ids = [j for j in np.flatnonzero(self.owner == i) if visible[j]]
             question_terms = frozenset().union(*(self.phrase_terms[j] for j in phrase_ids))
-            text = " ".join([self.answer_text[i], *(self.phrases[j].lower() for j in phrase_ids)])
-            unmatched = {t for t in ascii_asked if t not in text}
             others = np.delete(cosine, i)
             rows.append((
                 cosine[i],
                 cosine[i] - (others.max() if len(others) else 0.0),
                 _share(bridged & question_terms, asked),
                 _share(bridged & (question_terms | self.answer_terms[i]), asked),
-                min(2, sum(1 for t in unmatched if _SPECIFIC.search(t))),
-                min(3, sum(1 for t in unmatched if not _SPECIFIC.search(t))),
+                min(2, sum(1 for name in names if name not in self.pair_text[i])),
+                float(asks_quantity and not any(ch.isdigit() for ch in self.answers[i])),
             ))
         features = np.array(rows, dtype=np.float64).reshape(-1, len(FEATURES))
         return Candidates(order, features)
@@ -175,6 +178,22 @@ class FaqMatcher:
         """The best pair when its probability reaches ``min_confidence``; else None."""
         found = self.best(question)
         return found if found and found.score >= self.min_confidence else None
+
+
+def named_terms(question: str) -> set[str]:
+    """The question's ASCII terms that name something precise, lower-cased: in a Chinese question
+    every one (TVM, AWQ, 13B); in English the ones with a digit, a joiner or a capital that does not
+    start the sentence (MT-Bench, lora_dropout, Sora, ROUGE-W). Asking about a name the pair never
+    mentions means asking something else."""
+    chinese = bool(re.search(r"[\u3400-\u9fff]", question))
+    names = set()
+    for match in _ASCII_TERM.finditer(question):
+        term = match.group(0)
+        sentence_start = bool(_SENTENCE_START.search(question[:match.start()]))
+        if chinese or any(ch.isdigit() or ch in "_-." for ch in term) or (term.isupper() and len(term) > 1) \
+                or (term[0].isupper() and not sentence_start):
+            names.add(term.lower())
+    return names
 
 
 def _share(found: set[str] | frozenset[str], asked: set[str]) -> float:

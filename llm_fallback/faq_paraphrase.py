@@ -6,10 +6,11 @@ So, offline, the model writes several other questions that the pair's answer ans
 and in English; the matcher compares an incoming question with all of them (and the fitted scorer
 learns from them, see faq_fit.py). No LLM runs at question time.
 
-A paraphrase is kept only if it is in its language, differs from the pair's own questions, and is
-closer to its own pair than to any other served pair's questions: an ambiguous paraphrase would
-pull questions towards the wrong answer. Pairs that have paraphrases are skipped (resumable,
-incremental); temperature 0 and a fixed seed make the output repeat.
+A paraphrase is kept only if it is in its language, is a question, differs from the pair's own
+questions, has no figure the pair does not have, and is closer to its own pair than to any other
+served pair's questions: an ambiguous paraphrase would pull questions towards the wrong answer.
+Pairs that have paraphrases are skipped (resumable, incremental); temperature 0 and a fixed seed
+make the output repeat.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import numpy as np
 from sqlalchemy import select
 from tqdm import tqdm
 
+from llm_fallback.answer import unsupported_numbers
 from llm_fallback.config import Settings, load_settings
 from llm_fallback.embed import get_embedder
 from llm_fallback.faq_store import SERVED, FaqPairRow, open_store, row_vectors, set_paraphrases
@@ -84,7 +86,9 @@ def parse_lines(text: str) -> list[str]:
             if (m := _NUMBERED.match(line))]
 
 
-def drop_reason(candidate: str, lang: str, own_questions: tuple[str, str]) -> str | None:
+def drop_reason(candidate: str, lang: str, own_questions: tuple[str, str], pair_text: str) -> str | None:
+    """Why a generated paraphrase is not kept (None: keep it). ``pair_text``: the pair's questions
+    and answers, the only source of figures a paraphrase may mention."""
     if not MIN_CHARS <= len(candidate) <= MAX_CHARS:
         return "length"
     if detect_lang(candidate) != lang:
@@ -93,6 +97,8 @@ def drop_reason(candidate: str, lang: str, own_questions: tuple[str, str]) -> st
         return "same_as_question"
     if not _QUESTION_WORDS.search(candidate):
         return "not_a_question"
+    if unsupported_numbers(candidate, pair_text):  # "70B 7bit ..." for a pair about AWQ in general
+        return "number"
     return None
 
 
@@ -160,7 +166,7 @@ def _paraphrase_one(index: int, texts: tuple[str, str, str, str], llm: LLM, ques
             report.failed += 1
             return None
         for line in parse_lines(result.text)[:PER_LANGUAGE]:
-            reason = drop_reason(line, lang, (q_zh, q_en))
+            reason = drop_reason(line, lang, (q_zh, q_en), " ".join(texts))
             if reason:
                 report.dropped[reason] += 1
             else:

@@ -150,7 +150,8 @@ def _parse_entry(entry: object, index: int) -> Pair:
         start, end = (int(n) for n in str(source["lines"]).split("-"))
         pair = Pair(str(entry["key"]), str(source["chunk"]), str(source["file"]),
                     str(source.get("heading", "")),
-                    start, end, int(entry.get("ordinal", 0)), str(zh["q"]).strip(), str(zh["a"]).strip(),
+                    # The file's order is the reading order: it stands in for the generator's ordinal.
+                    start, end, int(entry.get("ordinal", index)), str(zh["q"]).strip(), str(zh["a"]).strip(),
                     str(en["q"]).strip(), str(en["a"]).strip(), str(entry["status"]),
                     str(entry.get("reason", "")), bool(entry.get("retired", False)),
                     tuple(str(p).strip() for p in entry.get("paraphrases") or () if str(p).strip()))
@@ -163,14 +164,18 @@ def _parse_entry(entry: object, index: int) -> Pair:
     return pair
 
 
-def read_yaml(path: Path) -> list[Pair]:
+def _read_document(path: Path) -> dict:
     try:
         document = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
         raise ReviewError(f"{path} is not valid YAML: {exc}") from exc
     if not isinstance(document, dict) or not isinstance(document.get("pairs"), list):
         raise ReviewError(f"{path}: expected a mapping with a `pairs` list (see `faq export`)")
-    return [_parse_entry(entry, i) for i, entry in enumerate(document["pairs"])]
+    return document
+
+
+def read_yaml(path: Path) -> list[Pair]:
+    return [_parse_entry(entry, i) for i, entry in enumerate(_read_document(path)["pairs"])]
 
 
 _TEXT_FIELDS = ("q_zh", "a_zh", "q_en", "a_en")
@@ -181,11 +186,14 @@ def import_yaml(db_url: str, path: Path) -> ImportReport:
 
     A pair whose text was changed in the file while its status still says ``proposed`` or
     ``approved`` becomes ``edited``: the change is a person's, and regeneration must keep it."""
-    pairs = read_yaml(path)
+    document = _read_document(path)
+    pairs = [_parse_entry(entry, i) for i, entry in enumerate(document["pairs"])]
     engine = open_store(db_url)
     added = updated = unchanged = 0
     try:
         with transaction(engine) as s:
+            if document.get("prompt_version") and not read_meta(s).get("prompt_version"):
+                write_meta(s, "prompt_version", str(document["prompt_version"]))
             known = select(FaqPairRow).where(FaqPairRow.key.in_([p.key for p in pairs]))
             rows = {r.key: r for r in s.scalars(known)}
             need_vectors = [p for p in pairs if p.key not in rows

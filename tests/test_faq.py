@@ -21,7 +21,14 @@ from llm_fallback.answer import compose_reply
 from llm_fallback.config import PROJECT_ROOT, load_settings
 from llm_fallback.faq_check import duplicate_of, unsupported_reason
 from llm_fallback.faq_generate import SYSTEM, Draft, check, generate, parse
-from llm_fallback.faq_match import MatchParams, _load_matcher, faq_answer, get_faq_matcher, source_hit
+from llm_fallback.faq_match import (
+    PARAMS_PATH,
+    MatchParams,
+    _load_matcher,
+    faq_answer,
+    get_faq_matcher,
+    source_hit,
+)
 from llm_fallback.faq_review import export_yaml, import_yaml
 from llm_fallback.faq_store import list_pairs
 from llm_fallback.faq_sync import sync
@@ -324,10 +331,13 @@ def test_paraphrase_checks_drop_wrong_language_copies_and_ambiguous_ones() -> No
     assert parse_lines("好的：\n1. 第一个问题？\n2) Second one?\n- 第三个\n没有编号") == \
         ["第一个问题？", "Second one?", "第三个"]
     own = ("LoRA 的秩怎么设？", "How is LoRA rank set?")
-    assert drop_reason("How should I pick the LoRA rank?", "zh", own) == "language"
-    assert drop_reason("how is lora rank set?", "en", own) == "same_as_question"
-    assert drop_reason("秩?", "zh", own) == "length"
-    assert drop_reason("LoRA 的 r 一般取多少？", "zh", own) is None
+    pair_text = " ".join(own) + " 推荐 r=16。 r=16 is recommended."
+    assert drop_reason("How should I pick the LoRA rank?", "zh", own, pair_text) == "language"
+    assert drop_reason("how is lora rank set?", "en", own, pair_text) == "same_as_question"
+    assert drop_reason("秩?", "zh", own, pair_text) == "length"
+    assert drop_reason("LoRA 的秩设置。", "zh", own, pair_text) == "not_a_question"
+    assert drop_reason("70B 模型的 LoRA 秩设多少？", "zh", own, pair_text) == "number"
+    assert drop_reason("LoRA 的 r 一般取 16 吗？", "zh", own, pair_text) is None
     questions = np.stack([np.eye(2, 512, 0, np.float32), np.eye(2, 512, 1, np.float32)])
     assert closer_to_other(np.eye(1, 512, 1, np.float32)[0], 0, questions)
     assert not closer_to_other(np.eye(1, 512, 0, np.float32)[0], 0, questions)
@@ -415,10 +425,13 @@ def test_faq_question_and_its_paraphrase_in_the_other_language_end_to_end(faq_ra
 
 PARAPHRASES = PROJECT_ROOT / "tests" / "faq_paraphrases.yml"
 MIN_SHIPPED = 150
-# Measured on the held-out paraphrases: the best-scoring pair is the right one for 50 of 66 (0.76);
-# at FAQ_MIN_SIMILARITY 0.80 only 3 of 66 are served by the FAQ (the rest fall through to the notes
-# answer) and 1 of 43 non-FAQ questions is captured. The issue's 90 % routing target is not met.
+# Measured on the held-out paraphrases with the fitted scorer (faq_match_params.json): the most
+# probable pair is the right one for 52 of 66 (0.79); at the fitted threshold 13 of 66 are served by
+# their pair and none by a wrong one (the rest fall through to the notes answer), and 1 of 43 non-FAQ
+# questions is captured. The issue's 90 % routing target is not met. These floors guard regressions.
 MIN_RANKED_FIRST = 0.75
+MIN_SERVED_RIGHT = 0.15
+MAX_SERVED_WRONG = 0.02
 MAX_CAPTURED = 0.05  # non-FAQ questions the FAQ path wrongly answers
 
 
@@ -443,6 +456,23 @@ def test_held_out_paraphrases_rank_their_pair_first_and_other_questions_fall_thr
     assert {i["key"] for i in items} <= {p.key for p in shipped_matcher.pairs}
     misranked = [(i["q"], best.pair.q_en) for i in items
                  if (best := shipped_matcher.best(i["q"])).pair.key != i["key"]]
+    served = [(i, found) for i in items if (found := shipped_matcher.match(i["q"]))]
+    wrong = [(i["q"], found.pair.q_en) for i, found in served if found.pair.key != i["key"]]
     captured = [q for q in others if shipped_matcher.match(q)]
     assert 1 - len(misranked) / len(items) >= MIN_RANKED_FIRST, misranked
+    assert (len(served) - len(wrong)) / len(items) >= MIN_SERVED_RIGHT
+    assert len(wrong) / len(items) <= MAX_SERVED_WRONG, wrong
     assert len(captured) / len(others) <= MAX_CAPTURED, captured
+
+
+def test_the_shipped_scorer_is_the_fit_of_the_shipped_faq(shipped_matcher, tmp_path: Path) -> None:
+    """faq_match_params.json comes from `faq fit` on the shipped FAQ (no hand-set weights), and the
+    fit separates a pair's own phrasings from the questions it does not answer."""
+    from llm_fallback.config import DEFAULT_CLINC
+    from llm_fallback.faq_fit import fit
+
+    out = tmp_path / "params.json"
+    report = fit(shipped_matcher, DEFAULT_CLINC, out)
+    refit, shipped = json.loads(out.read_text()), json.loads(PARAMS_PATH.read_text())
+    assert refit == shipped
+    assert report.positives_right >= 0.7 and report.hidden_captured <= 0.05 and report.oos_captured <= 0.01
