@@ -55,9 +55,12 @@ def _fit(args: argparse.Namespace) -> None:
     matcher = FaqMatcher(pairs, vectors, paraphrase_vectors, MatchParams(), userdict=settings.jieba_userdict)
     r = fit(matcher, Path(args.clinc) if args.clinc else DEFAULT_CLINC)
     print(f"fitted on {r.pairs} pairs, {r.phrasings} phrasings -> {PARAMS_PATH.name}, "
-          f"threshold {r.threshold}")
-    print(f"own phrasings routed to their pair {r.positives_right:.1%}; captured with their pair hidden "
+          f"threshold {r.threshold} (chosen on {r.threshold_from})")
+    print(f"own phrasings routed to their pair {r.own_routed_right:.1%}; captured with their pair hidden "
           f"{r.hidden_captured:.1%}; out-of-scope captured {r.oos_captured:.1%}")
+    if r.dev_routed_right is not None:
+        print(f"dev questions: routed right {r.dev_routed_right:.1%}, wrong {r.dev_routed_wrong:.1%}; "
+              f"not-FAQ captured {r.dev_captured:.1%}")
 
 
 def _print_pair(pair, full: bool = True) -> None:

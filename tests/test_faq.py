@@ -425,10 +425,11 @@ def test_faq_question_and_its_paraphrase_in_the_other_language_end_to_end(faq_ra
 
 PARAPHRASES = PROJECT_ROOT / "tests" / "faq_paraphrases.yml"
 MIN_SHIPPED = 150
-# Measured on the held-out paraphrases with the fitted scorer (faq_match_params.json): the most
-# probable pair is the right one for 52 of 66 (0.79); at the fitted threshold 13 of 66 are served by
-# their pair and none by a wrong one (the rest fall through to the notes answer), and 1 of 43 non-FAQ
-# questions is captured. The issue's 90 % routing target is not met. These floors guard regressions.
+# Measured on the held-out paraphrases with the fitted scorer (faq_match_params.json, threshold
+# chosen on llm_fallback/faq_dev_questions.yml): the most probable pair is the right one for 52 of 66
+# (0.79); at the threshold 21 of 66 are served by their pair and none by a wrong one (the rest fall
+# through to the notes answer), and 2 of 43 non-FAQ questions are captured. The issue's 90 % routing
+# target is not met. These floors guard regressions.
 MIN_RANKED_FIRST = 0.75
 MIN_SERVED_RIGHT = 0.15
 MAX_SERVED_WRONG = 0.02
@@ -466,8 +467,9 @@ def test_held_out_paraphrases_rank_their_pair_first_and_other_questions_fall_thr
 
 
 def test_the_shipped_scorer_is_the_fit_of_the_shipped_faq(shipped_matcher, tmp_path: Path) -> None:
-    """faq_match_params.json comes from `faq fit` on the shipped FAQ (no hand-set weights), and the
-    fit separates a pair's own phrasings from the questions it does not answer."""
+    """faq_match_params.json comes from `faq fit` on the shipped FAQ (no hand-set weights), its
+    threshold keeps the dev questions' mistakes under 5 %, and it separates a pair's own phrasings
+    from the questions it does not answer."""
     from llm_fallback.config import DEFAULT_CLINC
     from llm_fallback.faq_fit import fit
 
@@ -475,4 +477,6 @@ def test_the_shipped_scorer_is_the_fit_of_the_shipped_faq(shipped_matcher, tmp_p
     report = fit(shipped_matcher, DEFAULT_CLINC, out)
     refit, shipped = json.loads(out.read_text()), json.loads(PARAMS_PATH.read_text())
     assert refit == shipped
-    assert report.positives_right >= 0.7 and report.hidden_captured <= 0.05 and report.oos_captured <= 0.01
+    assert report.threshold_from == "people's questions"
+    assert report.dev_captured <= 0.05 and report.dev_routed_wrong <= 0.05 and report.dev_routed_right > 0
+    assert report.own_routed_right > 0.5 > report.hidden_captured and report.oos_captured <= 0.01
