@@ -425,13 +425,13 @@ def test_faq_question_and_its_paraphrase_in_the_other_language_end_to_end(faq_ra
 
 PARAPHRASES = PROJECT_ROOT / "tests" / "faq_paraphrases.yml"
 MIN_SHIPPED = 150
-# Measured on the held-out paraphrases with the fitted scorer (faq_match_params.json, threshold
+# Measured on the held-out paraphrases with the fitted scorer (faq_match_params.json, threshold 0.95
 # chosen on llm_fallback/faq_dev_questions.yml): the most probable pair is the right one for 52 of 66
-# (0.79); at the threshold 21 of 66 are served by their pair and none by a wrong one (the rest fall
-# through to the notes answer), and 2 of 43 non-FAQ questions are captured. The 90 % routing
+# (0.79); at the threshold 10 of 66 are served by their pair and none by a wrong one (the rest fall
+# through to the notes answer), and 1 of 43 non-FAQ questions is captured. The 90 % routing
 # target is not met. These floors guard regressions.
 MIN_RANKED_FIRST = 0.75
-MIN_SERVED_RIGHT = 0.15
+MIN_SERVED_RIGHT = 0.12
 MAX_SERVED_WRONG = 0.02
 MAX_CAPTURED = 0.05  # non-FAQ questions the FAQ path wrongly answers
 
