@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
+from llm_fallback.fitted import write_fitted
 from llm_fallback.retrieve import FEATURES, PARAMS_PATH, Params, Retriever
 
 QUESTIONS_PATH = Path(__file__).with_name("calibration_questions.yml")
@@ -140,8 +141,7 @@ def calibrate(retriever: Retriever, questions: list[Question], out: Path = PARAM
     params = replace(params, coef=tuple(round(float(c), 4) for c in coef), intercept=round(intercept, 4),
                      threshold=round(threshold, 4))
     retriever.params = params
-    fitted = {"features": list(FEATURES), **asdict(params)}
-    out.write_text(json.dumps(fitted, indent=2) + "\n", encoding="utf-8")
+    write_fitted(out, FEATURES, asdict(params))
     return CalibrationReport(
         params=params, answerable=int(mask.sum()), out_of_scope=int((~mask).sum()), hit_at_5=hit5, mrr=mrr,
         wrong_side_answerable=int((top[mask] < threshold).sum()),

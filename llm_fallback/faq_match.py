@@ -14,7 +14,6 @@ Below the fitted threshold (or ``FAQ_MIN_CONFIDENCE``) there is no FAQ answer an
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import time
@@ -37,6 +36,7 @@ from llm_fallback.faq_store import (
     row_paraphrase_vectors,
     to_pair,
 )
+from llm_fallback.fitted import read_fitted, write_fitted
 from llm_fallback.lang import Lang, detect_lang
 from llm_fallback.redact import redact
 from llm_fallback.retrieve import Hit
@@ -66,16 +66,13 @@ class MatchParams:
 
     @classmethod
     def load(cls, path: Path = PARAMS_PATH) -> MatchParams:
-        if not path.is_file():
+        data = read_fitted(path, FEATURES, "python -m llm_fallback faq fit")
+        if data is None:
             return cls()
-        data = json.loads(path.read_text(encoding="utf-8"))
-        if data.get("features") != list(FEATURES):
-            raise ValueError(f"{path} was fitted on other features; run `python -m llm_fallback faq fit`")
         return cls(tuple(data["coef"]), float(data["intercept"]), float(data["threshold"]))
 
     def save(self, path: Path = PARAMS_PATH, **report: object) -> None:
-        data = {"features": list(FEATURES), **asdict(self), **report}
-        path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        write_fitted(path, FEATURES, {**asdict(self), **report})
 
     def probability(self, features: np.ndarray) -> np.ndarray:
         return 1.0 / (1.0 + np.exp(-(features @ np.array(self.coef) + self.intercept)))

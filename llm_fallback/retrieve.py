@@ -9,7 +9,6 @@ Fusion weights and the relevance model come from ``retrieval_params.json`` (refi
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import time
@@ -24,6 +23,7 @@ from scipy import sparse
 from llm_fallback.chunk import Chunk
 from llm_fallback.config import Settings, load_settings
 from llm_fallback.embed import get_embedder
+from llm_fallback.fitted import read_fitted
 from llm_fallback.store import load_index
 from llm_fallback.tokenize import tokenize, translate_terms
 
@@ -73,11 +73,9 @@ class Params:
 
     @classmethod
     def load(cls, path: Path = PARAMS_PATH) -> Params:
-        if not path.is_file():
+        data = read_fitted(path, FEATURES, "python -m llm_fallback calibrate")
+        if data is None:
             return cls()
-        data = json.loads(path.read_text(encoding="utf-8"))
-        if data.get("features", list(FEATURES)) != list(FEATURES):
-            raise ValueError(f"{path} was fitted on other features; run `python -m llm_fallback calibrate`")
         known = {f.name for f in fields(cls)}
         values = {key: tuple(value) if isinstance(value, list) else value
                   for key, value in data.items() if key in known}
