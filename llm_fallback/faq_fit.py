@@ -79,11 +79,11 @@ def _probes(matcher: FaqMatcher, oos: list[str], dev: dict) -> list[_Probe]:
     return [p for p in probes if len(p.labels)]
 
 
-def _tops(params: MatchParams, probes: list[_Probe], kinds: set[str]) -> np.ndarray:
-    """Per probe of ``kinds``: (best probability, 1 if the best candidate is the probe's pair)."""
+def _tops(params: MatchParams, probes: list[_Probe], kind: str) -> np.ndarray:
+    """Per probe of ``kind``: (best probability, 1 if the best candidate is the probe's pair)."""
     rows = []
     for probe in probes:
-        if probe.kind in kinds:
+        if probe.kind == kind:
             probability = params.probability(probe.features)
             top = int(np.argmax(probability))
             rows.append((probability[top], probe.labels[top]))
@@ -131,8 +131,8 @@ def fit(matcher: FaqMatcher, clinc_path: Path | None, out: Path = PARAMS_PATH,
     coef, intercept = fit_logistic(x, y, weight / weight.mean(), l2=1.0)
     params = MatchParams(tuple(round(float(c), 4) for c in coef), round(intercept, 4), 0.5)
 
-    own, hidden, clinc = (_tops(params, probes, {kind}) for kind in ("own", "hidden", "oos"))
-    dev_faq, dev_other = _tops(params, probes, {"dev_faq"}), _tops(params, probes, {"dev_other"})
+    own, hidden, clinc, dev_faq, dev_other = (_tops(params, probes, kind)
+                                              for kind in ("own", "hidden", "oos", "dev_faq", "dev_other"))
     if len(dev_faq) and len(dev_other):
         threshold, source = _choose_threshold(dev_faq, dev_other), "people's questions"
     else:

@@ -82,7 +82,6 @@ class MatchParams:
 class FaqMatch:
     pair: Pair
     score: float  # probability that the pair answers the question
-    cosine: float
 
 
 @dataclass(frozen=True)
@@ -117,7 +116,7 @@ class FaqMatcher:
         self.phrases = phrases
         self.phrase_terms = [self._terms(text) for text in phrases]
         self.answer_terms = [self._terms(f"{p.a_zh} {p.a_en}") for p in pairs]
-        self.answers = [f"{p.a_zh} {p.a_en}" for p in pairs]
+        self.answer_has_figure = [any(ch.isdigit() for ch in f"{p.a_zh} {p.a_en}") for p in pairs]
         # What the pair itself says (not its paraphrases, which are the model's wording).
         self.pair_text = [f"{p.q_zh} {p.a_zh} {p.q_en} {p.a_en}".lower() for p in pairs]
 
@@ -154,7 +153,7 @@ class FaqMatcher:
                 _share(bridged & question_terms, asked),
                 _share(bridged & (question_terms | self.answer_terms[i]), asked),
                 min(2, sum(1 for name in names if name not in self.pair_text[i])),
-                float(asks_quantity and not any(ch.isdigit() for ch in self.answers[i])),
+                float(asks_quantity and not self.answer_has_figure[i]),
             ))
         features = np.array(rows, dtype=np.float64).reshape(-1, len(FEATURES))
         return Candidates(order, features)
@@ -169,7 +168,7 @@ class FaqMatcher:
         probability = self.params.probability(found.features)
         top = int(np.argmax(probability))
         i = int(found.indices[top])
-        return FaqMatch(self.pairs[i], float(probability[top]), float(found.features[top, 0]))
+        return FaqMatch(self.pairs[i], float(probability[top]))
 
     def match(self, question: str) -> FaqMatch | None:
         """The best pair when its probability reaches ``min_confidence``; else None."""
