@@ -54,13 +54,10 @@ def _fit(args: argparse.Namespace) -> None:
         raise FaqCliError("no served FAQ pairs to fit on: approve pairs or import faq/faq.yml first")
     matcher = FaqMatcher(pairs, vectors, paraphrase_vectors, MatchParams(), userdict=settings.jieba_userdict)
     r = fit(matcher, Path(args.clinc) if args.clinc else DEFAULT_CLINC)
-    print(f"fitted on {r.pairs} pairs, {r.phrasings} phrasings -> {PARAMS_PATH.name}, "
-          f"threshold {r.threshold} (chosen on {r.threshold_from})")
-    print(f"own phrasings routed to their pair {r.own_routed_right:.1%}; captured with their pair hidden "
-          f"{r.hidden_captured:.1%}; out-of-scope captured {r.oos_captured:.1%}")
-    if r.dev_routed_right is not None:
-        print(f"dev questions: routed right {r.dev_routed_right:.1%}, wrong {r.dev_routed_wrong:.1%}; "
-              f"not-FAQ captured {r.dev_captured:.1%}")
+    print(f"fitted on {r.rewordings} rewordings of {r.pairs} pairs, {r.not_faq} not-FAQ questions and "
+          f"{r.oos_queries} out-of-scope queries -> {PARAMS_PATH.name}, threshold {r.threshold}")
+    print(f"cross-validated: pair ranked first {r.ranked_first:.1%}; routed right {r.routed_right:.1%}, "
+          f"wrong {r.routed_wrong:.1%}; not-FAQ captured {r.captured:.1%}, out-of-scope {r.oos_captured:.1%}")
 
 
 def _print_pair(pair, full: bool = True) -> None:
@@ -161,7 +158,7 @@ def add_faq_commands(commands: argparse._SubParsersAction) -> None:
     par.add_argument("--limit", type=int, help="at most N pairs in this run")
     par.add_argument("--quiet", action="store_true", help="no progress bar")
 
-    fit = command("fit", _fit, "fit the matcher's scorer on the served pairs and their paraphrases")
+    fit = command("fit", _fit, "fit the matcher's scorer on people's questions (faq_dev_questions.yml)")
     fit.add_argument("--clinc",
                      help=f"CLINC150 data_full.json for out-of-scope examples (default: {DEFAULT_CLINC})")
 

@@ -1,15 +1,16 @@
 """Answer a question from the reviewed FAQ, instantly and without the LLM, when one pair clearly matches.
 
-Each served pair has phrasings: its Chinese and English questions and the paraphrases stored with
-it (faq_paraphrase.py), each with a vector. For a question, the pairs with the closest phrasings
-are the candidates; a small logistic model (fitted by ``faq fit``, see faq_fit.py, on the FAQ's own
-paraphrases against questions the FAQ does not answer) turns each candidate's features into the
-probability that it answers the question. Besides cosines, the features count the names in the
-question the pair does not mention, and whether it asks for a figure the answer lacks, because the
-multilingual encoder alone rates two questions about different parameters of one topic
-("lora_alpha" / "lora_dropout") as near-identical.
-Below the fitted threshold (or ``FAQ_MIN_CONFIDENCE``) there is no FAQ answer and the notes answer
-(retrieval + LLM) takes over. Pairs and vectors are read from the knowledge store once per process.
+Each served pair is a small document: its Chinese and English questions, the paraphrases stored
+with it (faq_paraphrase.py) and its answers. For a question, BM25 over these documents (with the
+glossary bridging Chinese and English terms, as in the notes' retrieval) gives the candidates:
+people's rewordings share the pair's terms more reliably than the multilingual encoder rates them
+close. A small logistic model (fitted by ``faq fit`` on people's questions, see faq_fit.py) turns
+each candidate's features into the probability that it answers the question: how much of the
+question the pair covers, how far it leads the next pair, the closest phrasing's cosine, names in
+the question the pair never mentions ("lora_alpha" / "lora_dropout"), and a figure asked for that
+the answer lacks. Below the fitted threshold (or ``FAQ_MIN_CONFIDENCE``) there is no FAQ answer and
+the notes answer (retrieval + LLM) takes over. Pairs and vectors are read from the knowledge store
+once per process.
 """
 
 from __future__ import annotations
@@ -39,29 +40,34 @@ from llm_fallback.faq_store import (
 from llm_fallback.fitted import read_fitted, write_fitted
 from llm_fallback.lang import Lang, detect_lang
 from llm_fallback.redact import redact
-from llm_fallback.retrieve import Hit
+from llm_fallback.retrieve import Bm25, Hit, query_terms
 from llm_fallback.safety import check_request
 from llm_fallback.store import make_engine, transaction
-from llm_fallback.tokenize import tokenize, translate_terms
+from llm_fallback.tokenize import tokenize
 
 log = logging.getLogger(__name__)
 
 PARAMS_PATH = Path(__file__).with_name("faq_match_params.json")
-FEATURES = ("cosine", "margin", "question_overlap", "pair_overlap", "unmatched_names", "unanswered_quantity")
+FEATURES = ("bm25", "coverage", "lead", "cosine", "matched_terms", "unmatched_names", "unanswered_quantity")
 CANDIDATES = 5
+# BM25 weight of the glossary translations of a question's terms (1 for its own terms).
+TRANSLATION_WEIGHT = 0.5
 _ASCII_TERM = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+#\-]*[A-Za-z0-9+#]|[A-Za-z0-9]")
 _SENTENCE_START = re.compile(r"(?:^|[.?!]\s+)$")
 # A question asking for a figure; a pair whose answer has no digit does not answer it.
 _ASKS_QUANTITY = re.compile(r"多少|几[个种项道条层步位张卡]|多大|多长|多久|how (?:many|much|long|big|large)|"
                             r"what (?:size|value)|default value|默认值", re.I)
+# A figure: a number standing on its own ("2%", "12G", "7860", "70B"), not the digits of a name
+# ("GPT-4", "Qwen2", "int8", "FP16"), which answer no "how many".
+_FIGURE = re.compile(r"(?<![A-Za-z0-9_.\-])\d")
 
 
 @dataclass(frozen=True)
 class MatchParams:
-    """The fitted scorer; the defaults (a plain cosine cut) serve until ``faq fit`` has run."""
+    """The fitted scorer; the defaults (a cut on coverage and lead) serve until ``faq fit`` has run."""
 
-    coef: tuple[float, ...] = (12.0, 0.0, 0.0, 0.0, 0.0, 0.0)
-    intercept: float = -10.0
+    coef: tuple[float, ...] = (0.0, 6.0, 10.0, 0.0, 0.0, -3.0, -3.0)
+    intercept: float = -5.0
     threshold: float = 0.5
 
     @classmethod
@@ -93,7 +99,7 @@ class Candidates:
 
 
 class FaqMatcher:
-    """In-memory index of the served pairs: one vector and one term set per phrasing."""
+    """In-memory index of the served pairs: a BM25 document per pair and a vector per phrasing."""
 
     def __init__(self, pairs: list[Pair], vectors: np.ndarray, paraphrase_vectors: list[np.ndarray],
                  params: MatchParams, min_confidence: float | None = None,
@@ -102,64 +108,51 @@ class FaqMatcher:
         self.params = params
         self.min_confidence = params.threshold if min_confidence is None else min_confidence
         self.userdict = userdict
-        phrases, blocks, owners = [], [], []
+        blocks, owners = [], []
         for i, pair in enumerate(pairs):
-            own = (pair.q_zh, pair.q_en, *pair.paraphrases)
-            phrases.extend(own)
             blocks.append(vectors[i].reshape(2, DIM))
             blocks.append(paraphrase_vectors[i].reshape(-1, DIM))
-            owners.extend([i] * len(own))
+            owners.extend([i] * (2 + len(pair.paraphrases)))
         self.phrase_vectors = (np.concatenate(blocks) if blocks else np.zeros((0, DIM))).astype(np.float32)
         self.owner = np.array(owners, dtype=np.int64)
         if len(self.owner) != len(self.phrase_vectors):
             raise ValueError("each FAQ paraphrase needs one vector: re-import the FAQ file")
-        self.phrases = phrases
-        self.phrase_terms = [self._terms(text) for text in phrases]
-        self.answer_terms = [self._terms(f"{p.a_zh} {p.a_en}") for p in pairs]
-        self.answer_has_figure = [any(ch.isdigit() for ch in f"{p.a_zh} {p.a_en}") for p in pairs]
+        self.bm25 = Bm25([tokenize(" ".join((p.q_zh, p.q_en, *p.paraphrases, p.a_zh, p.a_en)), userdict)
+                          for p in pairs])
+        self.answer_has_figure = [bool(_FIGURE.search(f"{p.a_zh} {p.a_en}")) for p in pairs]
         # What the pair itself says (not its paraphrases, which are the model's wording).
         self.pair_text = [f"{p.q_zh} {p.a_zh} {p.q_en} {p.a_en}".lower() for p in pairs]
 
-    def _terms(self, text: str) -> frozenset[str]:
-        return frozenset(tokenize(text, self.userdict) + tokenize(translate_terms(text), self.userdict))
-
-    def candidates(self, question: str, hide_phrases: frozenset[int] = frozenset(),
-                   hide_pairs: frozenset[int] = frozenset()) -> Candidates:
-        """The CANDIDATES pairs with the closest phrasings, and their features.
-
-        ``hide_*`` leave phrasings or whole pairs out, as if they were not in the FAQ: faq_fit uses
-        them to score a pair's own paraphrase, or a question whose pair is missing."""
-        query = get_embedder().encode_query(question)
-        sims = self.phrase_vectors @ query
-        visible = np.ones(len(sims), dtype=bool)
-        visible[list(hide_phrases)] = False
-        visible &= ~np.isin(self.owner, list(hide_pairs))
+    def candidates(self, question: str) -> Candidates:
+        """The CANDIDATES pairs sharing most terms with the question (BM25), and their features."""
+        terms = query_terms(question, self.userdict, TRANSLATION_WEIGHT)
+        _, bm25, coverage = self.bm25.query(terms)
+        own = [self.bm25.vocab[t] for t, w in terms.items() if w == 1.0 and t in self.bm25.vocab]
+        matched = np.asarray((self.bm25.weights[:, own] > 0).sum(axis=1)).ravel()
+        order = np.argsort(-bm25, kind="stable")[:CANDIDATES]
+        order = order[bm25[order] > 0]
         cosine = np.full(len(self.pairs), -1.0, dtype=np.float32)
-        np.maximum.at(cosine, self.owner[visible], sims[visible])
-        order = np.argsort(-cosine, kind="stable")[:CANDIDATES]
-        order = order[cosine[order] > -1.0]
-        asked = set(tokenize(question, self.userdict))
-        bridged = asked | set(tokenize(translate_terms(question), self.userdict))
+        if len(order):
+            np.maximum.at(cosine, self.owner, self.phrase_vectors @ get_embedder().encode_query(question))
         names = named_terms(question)
         asks_quantity = bool(_ASKS_QUANTITY.search(question))
         rows = []
         for i in order:
-            phrase_ids = [j for j in np.flatnonzero(self.owner == i) if visible[j]]
-            question_terms = frozenset().union(*(self.phrase_terms[j] for j in phrase_ids))
-            others = np.delete(cosine, i)
-            rows.append((
-                cosine[i],
-                cosine[i] - (others.max() if len(others) else 0.0),
-                _share(bridged & question_terms, asked),
-                _share(bridged & (question_terms | self.answer_terms[i]), asked),
-                min(2, sum(1 for name in names if name not in self.pair_text[i])),
-                float(asks_quantity and not self.answer_has_figure[i]),
-            ))
-        features = np.array(rows, dtype=np.float64).reshape(-1, len(FEATURES))
-        return Candidates(order, features)
+            others = np.delete(bm25, i)
+            rows.append({
+                "bm25": bm25[i],
+                "coverage": coverage[i],
+                "lead": bm25[i] - (others.max() if len(others) else 0.0),
+                "cosine": cosine[i],
+                "matched_terms": min(3, matched[i]),
+                "unmatched_names": min(2, sum(1 for name in names if name not in self.pair_text[i])),
+                "unanswered_quantity": float(asks_quantity and not self.answer_has_figure[i]),
+            })
+        features = np.array([[row[name] for name in FEATURES] for row in rows], dtype=np.float64)
+        return Candidates(order, features.reshape(-1, len(FEATURES)))
 
     def best(self, question: str) -> FaqMatch | None:
-        """The most probable pair whatever its probability (None only when there are no pairs)."""
+        """The most probable pair whatever its probability (None when no pair shares a term)."""
         if not self.pairs or not question.strip():
             return None
         found = self.candidates(question)
@@ -190,10 +183,6 @@ def named_terms(question: str) -> set[str]:
                 or (term[0].isupper() and not sentence_start):
             names.add(term.lower())
     return names
-
-
-def _share(found: set[str] | frozenset[str], asked: set[str]) -> float:
-    return min(1.0, len(found) / len(asked)) if asked else 0.0
 
 
 def load_served(db_url: str, serve_proposed: bool) -> tuple[list[Pair], np.ndarray, list[np.ndarray]]:
@@ -228,7 +217,7 @@ def _load_matcher(db_url: str, serve_proposed: bool, min_confidence: float | Non
     pairs, vectors, paraphrase_vectors = load_served(db_url, serve_proposed)
     matcher = FaqMatcher(pairs, vectors, paraphrase_vectors, MatchParams.load(), min_confidence, userdict)
     log.info("faq loaded pairs=%d phrasings=%d serve_proposed=%s min_confidence=%.3f", len(pairs),
-             len(matcher.phrases), serve_proposed, matcher.min_confidence)
+             len(matcher.owner), serve_proposed, matcher.min_confidence)
     return matcher
 
 

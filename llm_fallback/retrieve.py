@@ -129,6 +129,16 @@ class Bm25:
         return scores, scores / (total_idf * (self.k1 + 1)), coverage
 
 
+def query_terms(question: str, userdict: Path | None, w_translation: float) -> dict[str, float]:
+    """BM25 query terms: the question's own terms (weight 1) and its glossary translations (weight
+    ``w_translation``: they bridge languages but are guesses, and must not outweigh what was asked)."""
+    terms = dict.fromkeys(tokenize(question, userdict), 1.0)
+    if w_translation > 0:
+        for term in tokenize(translate_terms(question), userdict):
+            terms.setdefault(term, w_translation)
+    return terms
+
+
 class Retriever:
     """In-memory hybrid index over a list of chunks and their vectors."""
 
@@ -141,13 +151,7 @@ class Retriever:
         self.bm25 = Bm25([tokenize(c.indexed_text, userdict) for c in chunks])
 
     def query_terms(self, question: str) -> dict[str, float]:
-        """The question's own terms (weight 1) and its glossary translations (a lower weight: they
-        bridge languages but are guesses, and must not outweigh what was actually asked)."""
-        terms = dict.fromkeys(tokenize(question, self.userdict), 1.0)
-        if self.params.w_translation > 0:
-            for term in tokenize(translate_terms(question), self.userdict):
-                terms.setdefault(term, self.params.w_translation)
-        return terms
+        return query_terms(question, self.userdict, self.params.w_translation)
 
     def bm25_scores(self, question: str) -> np.ndarray:
         return self.bm25.query(self.query_terms(question))[0]

@@ -290,7 +290,7 @@ def test_paraphrases_survive_the_review_file_and_keep_the_status(seeded) -> None
         document["pairs"][0]["paraphrases"]
     _load_matcher.cache_clear()
     matcher = get_faq_matcher(load_settings())
-    assert len(matcher.phrases) == 3 * 2 + 2 and len(matcher.phrase_vectors) == len(matcher.phrases)
+    assert len(matcher.owner) == 3 * 2 + 2 and len(matcher.phrase_vectors) == len(matcher.owner)
 
 
 def test_a_store_made_before_paraphrases_existed_is_upgraded_in_place(tmp_path: Path) -> None:
@@ -425,15 +425,15 @@ def test_faq_question_and_its_paraphrase_in_the_other_language_end_to_end(faq_ra
 
 PARAPHRASES = PROJECT_ROOT / "tests" / "faq_paraphrases.yml"
 MIN_SHIPPED = 150
-# Measured on the held-out paraphrases with the fitted scorer (faq_match_params.json, threshold 0.95
-# chosen on llm_fallback/faq_dev_questions.yml): the most probable pair is the right one for 52 of 66
-# (0.79); at the threshold 10 of 66 are served by their pair and none by a wrong one (the rest fall
-# through to the notes answer), and 1 of 43 non-FAQ questions is captured. The issue's 90 % routing
-# target is not met. These floors guard regressions.
-MIN_RANKED_FIRST = 0.75
-MIN_SERVED_RIGHT = 0.12
-MAX_SERVED_WRONG = 0.02
-MAX_CAPTURED = 0.05  # non-FAQ questions the FAQ path wrongly answers
+# Measured on the held-out paraphrases with the fitted scorer (faq_match_params.json, coefficients
+# and threshold 0.93 from llm_fallback/faq_dev_questions.yml): the most probable pair is the right one
+# for 59 of 66; at the threshold 55 of 66 are served by their pair, 3 by a wrong one, and 5 of 43
+# non-FAQ questions are captured (near misses on a served pair's topic). The issue's targets (90 %
+# routed, 5 % captured) are not met; these bounds guard regressions.
+MIN_RANKED_FIRST = 0.85
+MIN_SERVED_RIGHT = 0.8
+MAX_SERVED_WRONG = 0.05
+MAX_CAPTURED = 0.12  # non-FAQ questions the FAQ path wrongly answers
 
 
 @pytest.fixture(scope="module")
@@ -467,9 +467,8 @@ def test_held_out_paraphrases_rank_their_pair_first_and_other_questions_fall_thr
 
 
 def test_the_shipped_scorer_is_the_fit_of_the_shipped_faq(shipped_matcher, tmp_path: Path) -> None:
-    """faq_match_params.json comes from `faq fit` on the shipped FAQ (no hand-set weights), its
-    threshold keeps the dev questions' mistakes under 5 %, and it separates a pair's own phrasings
-    from the questions it does not answer."""
+    """faq_match_params.json comes from `faq fit` on the shipped FAQ (no hand-set weights), and its
+    cross-validated mistakes on the dev questions stay under 5 %."""
     from llm_fallback.config import DEFAULT_CLINC
     from llm_fallback.faq_fit import fit
 
@@ -477,6 +476,6 @@ def test_the_shipped_scorer_is_the_fit_of_the_shipped_faq(shipped_matcher, tmp_p
     report = fit(shipped_matcher, DEFAULT_CLINC, out)
     refit, shipped = json.loads(out.read_text()), json.loads(PARAMS_PATH.read_text())
     assert refit == shipped
-    assert report.threshold_from == "people's questions"
-    assert report.dev_captured <= 0.05 and report.dev_routed_wrong <= 0.05 and report.dev_routed_right > 0
-    assert report.own_routed_right > 0.5 > report.hidden_captured and report.oos_captured <= 0.01
+    assert report.rewordings >= 100 and report.not_faq >= 100
+    assert report.captured <= 0.05 and report.routed_wrong <= 0.05 and report.oos_captured <= 0.02
+    assert report.routed_right > 0.5 and report.ranked_first > 0.85
