@@ -1,16 +1,16 @@
 """Answer a question from the reviewed FAQ, instantly and without the LLM, when one pair clearly matches.
 
-Each served pair is a small document: its Chinese and English questions, the paraphrases stored
-with it (faq_paraphrase.py) and its answers. For a question, BM25 over these documents (with the
-glossary bridging Chinese and English terms, as in the notes' retrieval) gives the candidates:
-people's rewordings share the pair's terms more reliably than the multilingual encoder rates them
-close. A small logistic model (fitted by ``faq fit`` on people's questions, see faq_fit.py) turns
-each candidate's features into the probability that it answers the question: how much of the
-question the pair covers, how far it leads the next pair, the closest phrasing's cosine, names in
-the question the pair never mentions ("lora_alpha" / "lora_dropout"), and a figure asked for that
-the answer lacks. Below the fitted threshold (or ``FAQ_MIN_CONFIDENCE``) there is no FAQ answer and
-the notes answer (retrieval + LLM) takes over. Pairs and vectors are read from the knowledge store
-once per process.
+Each served pair is a small document: its Chinese and English questions, the paraphrases stored with
+it (faq_paraphrase.py) and its answers. For a question, BM25 over these documents (with the glossary
+bridging Chinese and English terms, as in the notes' retrieval) gives the candidates: people's
+rewordings share the pair's terms more reliably than the multilingual encoder rates them close. A
+small logistic model (fitted by ``faq fit`` on people's questions, see faq_fit.py) turns each
+candidate's features into the probability that it answers the question: how much of the question the
+pair covers, how far it leads the next pair, the closest phrasing's cosine, how many of the
+question's terms it shares, names in the question the pair never mentions ("lora_alpha" /
+"lora_dropout"), and a figure asked for that the answer lacks. Below the fitted threshold (or
+``FAQ_MIN_CONFIDENCE``) there is no FAQ answer and the notes answer (retrieval + LLM) takes over.
+Pairs and vectors are read from the knowledge store once per process.
 """
 
 from __future__ import annotations
@@ -48,13 +48,13 @@ from llm_fallback.tokenize import tokenize
 log = logging.getLogger(__name__)
 
 PARAMS_PATH = Path(__file__).with_name("faq_match_params.json")
-FEATURES = ("bm25", "coverage", "lead", "cosine", "matched_terms", "unmatched_names", "unanswered_quantity")
+FEATURES = ("bm25", "coverage", "lead", "cosine", "shared_terms", "unmatched_names", "unanswered_quantity")
 CANDIDATES = 5
 # BM25 weight of the glossary translations of a question's terms (1 for its own terms).
 TRANSLATION_WEIGHT = 0.5
 _ASCII_TERM = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+#\-]*[A-Za-z0-9+#]|[A-Za-z0-9]")
 _SENTENCE_START = re.compile(r"(?:^|[.?!]\s+)$")
-# A question asking for a figure; a pair whose answer has no digit does not answer it.
+# A question asking for a figure; a pair whose answer has no figure does not answer it.
 _ASKS_QUANTITY = re.compile(r"多少|几[个种项道条层步位张卡]|多大|多长|多久|how (?:many|much|long|big|large)|"
                             r"what (?:size|value)|default value|默认值", re.I)
 # A figure: a number standing on its own ("2%", "12G", "7860", "70B"), not the digits of a name
@@ -125,10 +125,9 @@ class FaqMatcher:
 
     def candidates(self, question: str) -> Candidates:
         """The CANDIDATES pairs sharing most terms with the question (BM25), and their features."""
-        terms = query_terms(question, self.userdict, TRANSLATION_WEIGHT)
-        _, bm25, coverage = self.bm25.query(terms)
-        own = [self.bm25.vocab[t] for t, w in terms.items() if w == 1.0 and t in self.bm25.vocab]
-        matched = np.asarray((self.bm25.weights[:, own] > 0).sum(axis=1)).ravel()
+        _, bm25, coverage = self.bm25.query(query_terms(question, self.userdict, TRANSLATION_WEIGHT))
+        # A single shared rare word ("alpha" in "alpha male") can give a short question a high score.
+        shared = self.bm25.shared_terms(tokenize(question, self.userdict))
         order = np.argsort(-bm25, kind="stable")[:CANDIDATES]
         order = order[bm25[order] > 0]
         cosine = np.full(len(self.pairs), -1.0, dtype=np.float32)
@@ -144,7 +143,7 @@ class FaqMatcher:
                 "coverage": coverage[i],
                 "lead": bm25[i] - (others.max() if len(others) else 0.0),
                 "cosine": cosine[i],
-                "matched_terms": min(3, matched[i]),
+                "shared_terms": min(3, shared[i]),
                 "unmatched_names": min(2, sum(1 for name in names if name not in self.pair_text[i])),
                 "unanswered_quantity": float(asks_quantity and not self.answer_has_figure[i]),
             })

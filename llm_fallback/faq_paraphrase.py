@@ -3,8 +3,8 @@
 One generated question per pair and language meets few of the ways colleagues actually ask it, and
 the multilingual encoder alone cannot tell a rewording from a different question on the same topic.
 So, offline, the model writes several other questions that the pair's answer answers, in Chinese
-and in English; the matcher compares an incoming question with all of them (and the fitted scorer
-learns from them, see faq_fit.py). No LLM runs at question time.
+and in English; the matcher's documents and vectors include them (see faq_match.py). No LLM runs
+at question time.
 
 A paraphrase is kept only if it is in its language, is a question, differs from the pair's own
 questions, has no figure the pair does not have, and is closer to its own pair than to any other

@@ -13,6 +13,7 @@ import logging
 import math
 import time
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, fields
 from functools import lru_cache
 from pathlib import Path
@@ -127,6 +128,11 @@ class Bm25:
         present = (columns > 0).astype(np.float32)
         coverage = np.asarray(present @ (self.idf[ids] * weights)).ravel() / total_idf
         return scores, scores / (total_idf * (self.k1 + 1)), coverage
+
+    def shared_terms(self, terms: Iterable[str]) -> np.ndarray:
+        """Per document, how many of the distinct ``terms`` it contains."""
+        ids = [self.vocab[t] for t in set(terms) if t in self.vocab]
+        return np.asarray((self.weights[:, ids] > 0).sum(axis=1)).ravel()
 
 
 def query_terms(question: str, userdict: Path | None, w_translation: float) -> dict[str, float]:
