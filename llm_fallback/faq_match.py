@@ -40,7 +40,7 @@ from llm_fallback.faq_store import (
 from llm_fallback.fitted import read_fitted, write_fitted
 from llm_fallback.lang import Lang, detect_lang
 from llm_fallback.redact import redact
-from llm_fallback.retrieve import Bm25, Hit, query_terms
+from llm_fallback.retrieve import Bm25, Hit, query_terms, question_concepts
 from llm_fallback.safety import check_request
 from llm_fallback.store import make_engine, transaction
 from llm_fallback.tokenize import tokenize
@@ -125,9 +125,10 @@ class FaqMatcher:
 
     def candidates(self, question: str) -> Candidates:
         """The CANDIDATES pairs sharing most terms with the question (BM25), and their features."""
-        _, bm25, coverage = self.bm25.query(query_terms(question, self.userdict, TRANSLATION_WEIGHT))
-        # A single shared rare word ("alpha" in "alpha male") can give a short question a high score.
-        shared = self.bm25.shared_terms(tokenize(question, self.userdict))
+        _, bm25 = self.bm25.query(query_terms(question, self.userdict, TRANSLATION_WEIGHT))
+        # How many terms a pair shares, besides their weight: one shared rare word ("alpha" in
+        # "alpha male") can give a short question a high score.
+        coverage, shared = self.bm25.coverage(question_concepts(question, self.userdict))
         order = np.argsort(-bm25, kind="stable")[:CANDIDATES]
         order = order[bm25[order] > 0]
         cosine = np.full(len(self.pairs), -1.0, dtype=np.float32)

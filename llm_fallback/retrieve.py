@@ -13,7 +13,7 @@ import logging
 import math
 import time
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from functools import lru_cache
 from pathlib import Path
@@ -109,30 +109,41 @@ class Bm25:
         self.weights = sparse.csc_matrix((weights, (tf.row, tf.col)), shape=tf.shape)
         self.k1 = k1
 
-    def query(self, terms: dict[str, float]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Per chunk: BM25 score, score over the best a chunk could get for this question, and
-        coverage (the share of the question's idf mass whose terms the chunk contains; terms the
-        notes never use count against it, which is what out-of-scope questions look like).
-        ``terms`` maps each query term to its weight (1 for the question's own words)."""
+    def query(self, terms: dict[str, float]) -> tuple[np.ndarray, np.ndarray]:
+        """Per chunk: BM25 score, and the score over the best a chunk could get for this question
+        (terms the notes never use count in that best, which is what out-of-scope questions look
+        like). ``terms`` maps each query term to its weight (1 for the question's own words)."""
         known = [t for t in terms if t in self.vocab]
         ids = [self.vocab[t] for t in known]
         weights = np.array([terms[t] for t in known], dtype=np.float32)
         unknown = sum(w for t, w in terms.items() if t not in self.vocab)
         total_idf = float(self.idf[ids] @ weights) + self.unknown_idf * unknown
-        n_docs = self.weights.shape[0]
         if not ids:
-            zeros = np.zeros(n_docs, dtype=np.float32)
-            return zeros, zeros, zeros
-        columns = self.weights[:, ids]
-        scores = np.asarray(columns @ weights).ravel()
-        present = (columns > 0).astype(np.float32)
-        coverage = np.asarray(present @ (self.idf[ids] * weights)).ravel() / total_idf
-        return scores, scores / (total_idf * (self.k1 + 1)), coverage
+            zeros = np.zeros(self.weights.shape[0], dtype=np.float32)
+            return zeros, zeros
+        scores = np.asarray(self.weights[:, ids] @ weights).ravel()
+        return scores, scores / (total_idf * (self.k1 + 1))
 
-    def shared_terms(self, terms: Iterable[str]) -> np.ndarray:
-        """Per document, how many of the distinct ``terms`` it contains."""
-        ids = [self.vocab[t] for t in set(terms) if t in self.vocab]
-        return np.asarray((self.weights[:, ids] > 0).sum(axis=1)).ravel()
+    def coverage(self, concepts: Sequence[Sequence[str]]) -> tuple[np.ndarray, np.ndarray]:
+        """Per chunk: the share of the question's idf mass it contains, and how many concepts.
+
+        A concept is one of the question's terms with its glossary translations (question_concepts):
+        a chunk has it when it has any of its forms, so an English question is not half uncovered
+        by a Chinese passage that says the same. A concept weighs the idf of its rarest known form;
+        one the notes never use weighs the most and counts against every chunk."""
+        n_docs = self.weights.shape[0]
+        mass = np.zeros(n_docs, dtype=np.float32)
+        count = np.zeros(n_docs, dtype=np.int64)
+        total = 0.0
+        for forms in concepts:
+            ids = [self.vocab[t] for t in forms if t in self.vocab]
+            idf = float(self.idf[ids].max()) if ids else self.unknown_idf
+            total += idf
+            if ids:
+                has = np.asarray((self.weights[:, ids] > 0).sum(axis=1)).ravel() > 0
+                mass += idf * has
+                count += has
+        return (mass / total if total else mass), count
 
 
 def query_terms(question: str, userdict: Path | None, w_translation: float) -> dict[str, float]:
@@ -143,6 +154,12 @@ def query_terms(question: str, userdict: Path | None, w_translation: float) -> d
         for term in tokenize(translate_terms(question), userdict):
             terms.setdefault(term, w_translation)
     return terms
+
+
+def question_concepts(question: str, userdict: Path | None) -> list[tuple[str, ...]]:
+    """Each distinct term of the question with its glossary translations ("训练" -> "training")."""
+    return [tuple(dict.fromkeys([term, *tokenize(translate_terms(term), userdict)]))
+            for term in dict.fromkeys(tokenize(question, userdict))]
 
 
 class Retriever:
@@ -167,7 +184,8 @@ class Retriever:
 
     def features(self, question: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(BM25 scores, cosines, per-chunk relevance features in FEATURES order)."""
-        bm25, bm25_norm, coverage = self.bm25.query(self.query_terms(question))
+        bm25, bm25_norm = self.bm25.query(self.query_terms(question))
+        coverage, _ = self.bm25.coverage(question_concepts(question, self.userdict))
         cosine = self.dense_scores(question)
         return bm25, cosine, np.column_stack([cosine, bm25_norm, coverage])
 

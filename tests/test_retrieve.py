@@ -12,7 +12,15 @@ import pytest
 
 from llm_fallback import retrieve
 from llm_fallback.config import Settings, load_settings
-from llm_fallback.retrieve import Bm25, Hit, IndexNotBuiltError, Params, Retriever, get_retriever
+from llm_fallback.retrieve import (
+    Bm25,
+    Hit,
+    IndexNotBuiltError,
+    Params,
+    Retriever,
+    get_retriever,
+    question_concepts,
+)
 from llm_fallback.store import build_index
 
 NOTES = Path(__file__).resolve().parent.parent / "notes"
@@ -121,12 +129,24 @@ def test_empty_question_gives_no_hits(retriever: Retriever) -> None:
 
 def test_bm25_ranks_by_term_rarity_and_frequency() -> None:
     bm25 = Bm25([["lora", "rank"], ["lora", "alpha", "alpha"], ["qlora", "int4"], ["other", "words"]])
-    scores, norm, coverage = bm25.query({"alpha": 1.0, "lora": 1.0})
+    scores, norm = bm25.query({"alpha": 1.0, "lora": 1.0})
     assert np.argmax(scores) == 1 and scores[3] == 0
-    assert coverage[1] == pytest.approx(1.0) and 0 < coverage[0] < 1
     assert (norm <= 1.0).all()
-    unknown, _, cov = bm25.query({"nothing": 1.0})
-    assert not unknown.any() and not cov.any()
+    unknown, _ = bm25.query({"nothing": 1.0})
+    assert not unknown.any()
+
+
+def test_coverage_counts_a_term_present_in_either_language() -> None:
+    bm25 = Bm25([["训练", "框架"], ["training", "framework"], ["训练", "other"], ["other", "words"]])
+    coverage, shared = bm25.coverage([("training", "训练"), ("framework", "框架")])
+    assert coverage[0] == pytest.approx(1.0) and coverage[1] == pytest.approx(1.0)
+    assert 0 < coverage[2] < 1 and coverage[3] == 0
+    assert list(shared) == [2, 2, 1, 0]
+    # a term the notes never use weighs against every chunk
+    coverage, shared = bm25.coverage([("training", "训练"), ("nothing",)])
+    assert 0 < coverage[0] < 1 and shared[0] == 1
+    assert question_concepts("Which training framework?", None)[:2] == \
+        [("training", "训练"), ("framework", "框架")]
 
 
 def test_params_file_round_trip(tmp_path: Path) -> None:
