@@ -42,7 +42,7 @@ def test_a_generation_over_its_budget_is_cut_off(backend):
     prompt = [{"role": "user", "content": "Write a long story about a lighthouse."}]
     result = service(backend, timeout_s=0.3).generate(prompt, max_tokens=200)
     assert result.timed_out
-    assert result.elapsed_s < 2  # stopped between tokens, not after 200 of them
+    assert result.tokens < 200  # stopped between tokens, not after all of them
 
 
 def test_a_full_queue_says_busy_at_once(backend):
