@@ -426,7 +426,7 @@ def test_faq_question_and_its_paraphrase_in_the_other_language_end_to_end(faq_ra
 PARAPHRASES = PROJECT_ROOT / "tests" / "faq_paraphrases.yml"
 MIN_SHIPPED = 150
 # Measured on the held-out paraphrases with the fitted scorer (faq_match_params.json, coefficients
-# and threshold 0.93 from llm_fallback/faq_dev_questions.yml): the most probable pair is the right one
+# and threshold 0.92 from llm_fallback/faq_dev_questions.yml): the most probable pair is the right one
 # for 59 of 66; at the threshold 55 of 66 are served by their pair, 3 by a wrong one, and 5 of 43
 # non-FAQ questions are captured (near misses on a served pair's topic). The targets (90 %
 # routed, 5 % captured) are not met; these bounds guard regressions.
