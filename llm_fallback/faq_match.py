@@ -37,7 +37,7 @@ from llm_fallback.faq_store import (
     row_paraphrase_vectors,
     to_pair,
 )
-from llm_fallback.fitted import read_fitted, write_fitted
+from llm_fallback.fitted import load_params, write_fitted
 from llm_fallback.lang import Lang, detect_lang
 from llm_fallback.redact import redact
 from llm_fallback.retrieve import Bm25, Hit, query_terms, question_concepts
@@ -72,10 +72,7 @@ class MatchParams:
 
     @classmethod
     def load(cls, path: Path = PARAMS_PATH) -> MatchParams:
-        data = read_fitted(path, FEATURES, "python -m llm_fallback faq fit")
-        if data is None:
-            return cls()
-        return cls(tuple(data["coef"]), float(data["intercept"]), float(data["threshold"]))
+        return load_params(cls, path, FEATURES, "python -m llm_fallback faq fit")
 
     def save(self, path: Path = PARAMS_PATH, **report: object) -> None:
         write_fitted(path, FEATURES, {**asdict(self), **report})

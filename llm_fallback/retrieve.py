@@ -14,7 +14,7 @@ import math
 import time
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
@@ -24,7 +24,7 @@ from scipy import sparse
 from llm_fallback.chunk import Chunk
 from llm_fallback.config import Settings, load_settings
 from llm_fallback.embed import get_embedder
-from llm_fallback.fitted import read_fitted
+from llm_fallback.fitted import load_params
 from llm_fallback.store import load_index
 from llm_fallback.tokenize import tokenize, translate_terms
 
@@ -74,13 +74,7 @@ class Params:
 
     @classmethod
     def load(cls, path: Path = PARAMS_PATH) -> Params:
-        data = read_fitted(path, FEATURES, "python -m llm_fallback calibrate")
-        if data is None:
-            return cls()
-        known = {f.name for f in fields(cls)}
-        values = {key: tuple(value) if isinstance(value, list) else value
-                  for key, value in data.items() if key in known}
-        return cls(**values)
+        return load_params(cls, path, FEATURES, "python -m llm_fallback calibrate")
 
 
 class Bm25:
