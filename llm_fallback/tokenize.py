@@ -199,4 +199,19 @@ def _stem(term: str) -> str:
 def _chinese_tokens(segmenter: jieba.Tokenizer, text: str) -> list[str]:
     if not _CJK.search(text):
         return []
-    return [token for token in segmenter.cut_for_search(text) if _CJK.match(token)]
+    tokens: list[str] = []
+    run_end = -1  # where the last kept single character ended
+    for token, start, end in segmenter.tokenize(text, mode="search"):
+        if not _CJK.match(token):
+            continue
+        if len(token) == 1 and token not in STOP_WORDS:
+            # Characters jieba left alone side by side are mostly one word it does not know
+            # (年假 -> 年, 假): alone, each matches unrelated passages.
+            if start == run_end:
+                tokens[-1] += token
+            else:
+                tokens.append(token)
+            run_end = end
+            continue
+        tokens.append(token)
+    return tokens

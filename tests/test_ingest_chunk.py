@@ -112,3 +112,10 @@ def test_tokenize_keeps_terms_whole_and_drops_stop_words() -> None:
     assert "what" not in tokens and "什么" not in tokens and "？" not in tokens
     assert "余弦" in tokens and "相似" in tokens
     assert tokenize("Epochs LLMs") == ["epoch", "llm"]
+
+
+def test_tokenize_keeps_a_word_jieba_does_not_know_together() -> None:
+    # jieba cuts 年假 (annual leave) into 年 and 假; apart, each matches unrelated notes.
+    assert tokenize("帮我请三天年假") == ["帮", "三天", "年假"]
+    # A character standing alone, or beside a stop-word, stays itself.
+    assert "秩" in tokenize("LoRA 的秩一般设多少")
