@@ -35,7 +35,7 @@ APP_PY := .venv/bin/python
 NOTES := $(wildcard notes/*.md notes/*.txt)
 NLU_INPUTS := config.yml domain.yml $(wildcard data/*.yml data/dict/*)
 
-.PHONY: help setup venvs train index shell run test lint lock clean bench browser
+.PHONY: help setup venvs train index shell run test lint lock clean bench browser transformers
 
 help:
 	@echo "make shell   talk to the assistant in the terminal (sets everything up first)"
@@ -44,6 +44,7 @@ help:
 	@echo "make setup   environments, notes index and trained model, nothing else"
 	@echo "make train   train the Rasa model (skipped when nothing changed)"
 	@echo "make lint    ruff"
+	@echo "make transformers  torch + transformers for LLM_BACKEND=transformers (optional)"
 
 # The default answer model (1.5B) and the small one that fast tests use (0.5B).
 LLM_MODEL := var/models/qwen2.5-coder-1.5b-instruct-q4_k_m.gguf
@@ -103,8 +104,15 @@ shell: setup
 run: setup
 	RASA_PORT=$(RASA_PORT) ACTION_PORT=$(ACTION_PORT) scripts/run.sh run
 
-test: setup $(TEST_LLM_MODEL) browser
+test: setup $(TEST_LLM_MODEL) transformers browser
 	$(APP_PY) -m pytest tests
+
+# The optional transformers backend (LLM_BACKEND=transformers): torch (CPU) and transformers in .venv.
+transformers: .venv/.transformers
+.venv/.transformers: .venv/.installed requirements/transformers.txt
+	@echo ">>> installing torch and transformers for LLM_BACKEND=transformers (a minute or two)"
+	.venv/bin/pip install --progress-bar on -r requirements/transformers.txt
+	@touch $@
 
 # Headless Chromium for tests/test_webchat.py (Debian packages, installed once; the font renders Chinese).
 BROWSER_PKGS := chromium chromium-driver fonts-wqy-zenhei
@@ -124,12 +132,19 @@ bench: setup
 lint: .venv/.installed
 	.venv/bin/ruff check .
 
-# Re-pin both environments after editing requirements/*.in.
+# Re-pin the environments after editing requirements/*.in. The transformers extras come off first,
+# so app.txt holds only what the app needs and transformers.txt only what they add to it.
 lock: .venv-rasa/.installed .venv/.installed
 	.venv-rasa/bin/pip install --quiet -r requirements/rasa.in
 	.venv-rasa/bin/pip freeze --exclude-editable > requirements/rasa.txt
+	.venv/bin/pip uninstall --quiet -y -r requirements/transformers.txt
 	.venv/bin/pip install --quiet -r requirements/app.in
 	.venv/bin/pip freeze --exclude-editable > requirements/app.txt
+	.venv/bin/pip install --quiet -r requirements/transformers.in
+	{ echo "# Pinned by \`make lock\` from transformers.in: only what app.txt lacks."; \
+	  .venv/bin/pip freeze --exclude-editable | grep -vxFf requirements/app.txt | sed 's/+cpu$$//'; } \
+	  > requirements/transformers.txt
+	@touch .venv/.transformers
 
 clean:
 	rm -rf var models results .pytest_cache

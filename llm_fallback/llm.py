@@ -135,10 +135,30 @@ class TransformersBackend:
         worker = threading.Thread(target=self._model.generate, kwargs=kwargs, daemon=True)
         worker.start()
         try:
-            yield from streamer
+            yield from until_stop(streamer, stop)
         finally:
             cancelled.set()
             worker.join()
+
+
+def until_stop(pieces: Iterator[str], stop: Sequence[str]) -> Iterator[str]:
+    """The pieces up to (not including) the first stop sequence, as llama.cpp and OpenAI servers
+    end them; transformers' ``stop_strings`` ends generation after the stop text and streams it.
+    Text that may begin a stop sequence is held back until the next piece decides."""
+    held = ""
+    for piece in pieces:
+        held += piece
+        found = [i for i in (held.find(s) for s in stop if s) if i >= 0]
+        if found:
+            if min(found):
+                yield held[:min(found)]
+            return
+        keep = max((n for s in stop for n in range(len(s) - 1, 0, -1) if held.endswith(s[:n])), default=0)
+        if len(held) > keep:
+            yield held[:len(held) - keep]
+            held = held[len(held) - keep:]
+    if held:
+        yield held
 
 
 class OpenAIBackend:

@@ -7,7 +7,17 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from llm_fallback.llm import LLM, LlamaCppBackend, LLMBusy, LLMError, OpenAIBackend
+from llm_fallback.config import Settings
+from llm_fallback.llm import (
+    LLM,
+    LlamaCppBackend,
+    LLMBusy,
+    LLMError,
+    OpenAIBackend,
+    TransformersBackend,
+    make_backend,
+    until_stop,
+)
 from llm_fallback.model import prepare
 
 PROMPT = [{"role": "user", "content": "Reply with the single word: hello"}]
@@ -142,3 +152,36 @@ def test_openai_backend_reports_an_unreachable_server():
     llm = LLM(lambda: OpenAIBackend("http://127.0.0.1:9/v1", "qwen", timeout_s=2), queue_max=1, timeout_s=5)
     with pytest.raises(LLMError):
         llm.generate(PROMPT, max_tokens=4)
+
+
+@pytest.fixture(scope="module")
+def transformers_backend() -> TransformersBackend:
+    # The same 0.5B GGUF, read by transformers through gguf_file= (it dequantizes: ~80 s, ~4 GB here).
+    settings = Settings(llm_backend="transformers", llm_model_path=str(prepare("0.5b", progress=False)),
+                        llm_threads=2)
+    backend = make_backend(settings)
+    assert isinstance(backend, TransformersBackend)
+    return backend
+
+
+def test_transformers_backend_gives_the_same_deterministic_answer(transformers_backend, backend):
+    llm = service(transformers_backend)
+    first = llm.generate(PROMPT, max_tokens=8)
+    assert first.text and first.text == llm.generate(PROMPT, max_tokens=8).text
+    assert first.text.strip().lower() == service(backend).generate(PROMPT, max_tokens=8).text.strip().lower()
+    assert 0 < first.tokens <= 8 and not first.timed_out
+
+
+def test_transformers_backend_honours_stop_sequences_and_the_budget(transformers_backend):
+    prompt = [{"role": "user", "content": "Count from 1 to 10, separated by commas."}]
+    stopped = service(transformers_backend).generate(prompt, max_tokens=40, stop=["5"])
+    assert "5" not in stopped.text and "4" in stopped.text
+    story = [{"role": "user", "content": "Write a long story about a lighthouse."}]
+    cut = service(transformers_backend, timeout_s=1.0).generate(story, max_tokens=200)
+    assert cut.timed_out and cut.tokens < 200
+
+
+def test_until_stop_ends_before_a_stop_sequence_split_across_pieces():
+    assert "".join(until_stop(iter(["ab", "c<", "|e", "nd|>x"]), ["<|end|>"])) == "abc"
+    assert "".join(until_stop(iter(["ab", "c<", "x"]), ["<|end|>"])) == "abc<x"  # not a stop after all
+    assert list(until_stop(iter(["1, 2", ", 3", ", 4, 5, 6"]), ["5"])) == ["1, 2", ", 3", ", 4, "]
