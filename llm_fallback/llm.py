@@ -239,11 +239,6 @@ class LLM:
         self._count_lock = threading.Lock()
         self._in_flight = 0
 
-    def load(self) -> None:
-        """Load the model now (e.g. at server start) instead of on the first question."""
-        with self._run_lock:
-            self._ensure_backend()
-
     def _ensure_backend(self) -> Backend:
         if self._backend is None:
             self._backend = self._factory()
@@ -252,7 +247,9 @@ class LLM:
     def stream(self, prompt: Prompt, max_tokens: int, temperature: float = 0.0, stop: Sequence[str] = (),
                timeout_s: float | None = None) -> Iterator[str]:
         """Yield pieces; raises `LLMBusy` when the queue is full and `LLMTimeout` when the budget runs
-        out (waiting in the queue counts). Closing the iterator early stops the generation."""
+        out (waiting in the queue counts; loading the model on first use does not: a transformers
+        backend can take longer to load than any answer budget). Closing the iterator early stops the
+        generation."""
         deadline = time.monotonic() + (self._timeout_s if timeout_s is None else timeout_s)
         with self._count_lock:
             if self._in_flight > self._queue_max:
@@ -271,7 +268,10 @@ class LLM:
 
     def _stream_locked(self, prompt: Prompt, max_tokens: int, temperature: float, stop: Sequence[str],
                        deadline: float) -> Iterator[str]:
-        pieces = self._ensure_backend().stream(_as_messages(prompt), max_tokens, temperature, stop)
+        loading = time.monotonic()
+        backend = self._ensure_backend()
+        deadline += time.monotonic() - loading
+        pieces = backend.stream(_as_messages(prompt), max_tokens, temperature, stop)
         text = []
         try:
             for piece in pieces:

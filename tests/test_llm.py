@@ -2,6 +2,7 @@
 
 import json
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -91,6 +92,15 @@ def test_the_model_loads_lazily_and_once(backend):
     assert loads == [1]
 
 
+def test_loading_the_model_does_not_use_up_the_answer_budget(backend):
+    def slow_factory():
+        time.sleep(1.5)
+        return backend
+
+    result = LLM(slow_factory, queue_max=1, timeout_s=1.0).generate(PROMPT, max_tokens=4)
+    assert result.text and not result.timed_out
+
+
 def test_a_failed_load_is_an_llm_error_and_is_retried():
     loads = []
 
@@ -170,6 +180,20 @@ def test_transformers_backend_gives_the_same_deterministic_answer(transformers_b
     assert first.text and first.text == llm.generate(PROMPT, max_tokens=8).text
     assert first.text.strip().lower() == service(backend).generate(PROMPT, max_tokens=8).text.strip().lower()
     assert 0 < first.tokens <= 8 and not first.timed_out
+
+
+def test_transformers_backend_reads_a_hugging_face_model_directory(transformers_backend, tmp_path):
+    # The directory form (config, safetensors, tokenizer), written from the model loaded above;
+    # save_pretrained refuses a model read from GGUF, so the weights are written directly.
+    from safetensors.torch import save_model
+
+    model, tokenizer = transformers_backend._model, transformers_backend._tokenizer
+    model.config.save_pretrained(tmp_path)
+    save_model(model, str(tmp_path / "model.safetensors"))
+    tokenizer.save_pretrained(tmp_path)
+    from_directory = service(TransformersBackend(tmp_path, n_threads=2))
+    assert from_directory.generate(PROMPT, max_tokens=8).text == service(transformers_backend).generate(
+        PROMPT, max_tokens=8).text
 
 
 def test_transformers_backend_honours_stop_sequences_and_the_budget(transformers_backend):
