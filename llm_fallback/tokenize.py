@@ -3,7 +3,8 @@
 ASCII runs are taken before jieba sees the text, so ``top_p``, ``Qwen2-7B``, ``llama.cpp`` and
 ``1e-4`` stay whole; their parts (``qwen2``, ``7b``) are added too, so a query for ``Qwen2`` still
 matches ``Qwen2-7B``. Chinese runs go through jieba's search mode, which emits the long words and
-the shorter words inside them (余弦相似度 -> 余弦, 相似, 相似度, 余弦相似度). Everything is
+the shorter words inside them (余弦相似度 -> 余弦, 相似, 相似度, 余弦相似度); single characters it
+leaves side by side are joined back into the word it did not know (年假, not 年 + 假). Everything is
 lower-cased; punctuation and stop-words are dropped. The domain dictionary shared with Rasa's
 JiebaTokenizer (``data/dict/userdict.txt``) is loaded when it exists.
 """
