@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import socket
 import subprocess
 import sys
@@ -29,7 +30,8 @@ def free_port() -> int:
 
 
 def base_env(**overrides: str) -> dict[str, str]:
-    env = dict(os.environ, PYTHONPATH=str(ROOT), RASA_TELEMETRY_ENABLED="false")
+    # SANIC_HOST: the action server listens on loopback only (rasa_sdk_plugins refuses otherwise).
+    env = dict(os.environ, PYTHONPATH=str(ROOT), RASA_TELEMETRY_ENABLED="false", SANIC_HOST="127.0.0.1")
     env.update(overrides)
     return env
 
@@ -89,6 +91,19 @@ class RasaServer:
     intranet_tokens: tuple[str, ...] = ()
     hmac_secret: str = ""
     log: Path | None = None
+    # Rasa's HTTP API is on in tests, behind this token (`rasa run --auth-token`).
+    api_token: str = ""
+    tracker_db: Path | None = None  # the SQLite file, when the test made one
+
+    def tracker(self, conversation_id: str) -> dict:
+        """The conversation's tracker with all events, through Rasa's token-protected HTTP API."""
+        reply = requests.get(
+            f"{self.url}/conversations/{conversation_id}/tracker",
+            params={"include_events": "ALL", "token": self.api_token},
+            timeout=10,
+        )
+        reply.raise_for_status()
+        return reply.json()
 
     @property
     def intranet_url(self) -> str:
@@ -122,7 +137,8 @@ class RasaServer:
 @contextmanager
 def action_server(workdir: Path, env: dict[str, str] | None = None) -> Iterator[ActionServer]:
     port = free_port()
-    cmd = [str(APP_PYTHON), "-m", "rasa_sdk", "--actions", "actions", "--port", str(port)]
+    cmd = [str(APP_PYTHON), "-m", "rasa_sdk", "--actions", "actions", "--port", str(port),
+           "--logging-config_file", str(ROOT / "logging.yml")]
     url = f"http://127.0.0.1:{port}"
     with running(cmd, f"{url}/health", workdir / f"actions-{port}.log", env or base_env(), 120):
         yield ActionServer(url)
@@ -142,10 +158,13 @@ def rasa_server(
     port = free_port()
     endpoints = workdir / f"endpoints-{port}.yml"
     endpoints.write_text((ROOT / "endpoints.yml").read_text().replace("http://localhost:5055", action_url))
+    api_token = secrets.token_urlsafe(24)
     cmd = [
         str(RASA),
         "run",
         "--enable-api",
+        "--auth-token",
+        api_token,
         "--port",
         str(port),
         "--interface",
@@ -154,13 +173,15 @@ def rasa_server(
         str(MODEL),
         "--endpoints",
         str(endpoints),
+        "--logging-config-file",
+        str(ROOT / "logging.yml"),
     ]
     url = f"http://127.0.0.1:{port}"
     env = base_env(TRACKER_STORE_URL=tracker_url, **(env or {}))
     log = workdir / f"rasa-{port}.log"
-    with running(cmd, f"{url}/status", log, env, RASA_START_TIMEOUT_S):
+    with running(cmd, f"{url}/status?token={api_token}", log, env, RASA_START_TIMEOUT_S):
         tokens = tuple(t.strip() for t in env.get("INTRANET_TOKENS", "").split(",") if t.strip())
-        yield RasaServer(url, tokens, env.get("INTRANET_HMAC_SECRET", ""), log)
+        yield RasaServer(url, tokens, env.get("INTRANET_HMAC_SECRET", ""), log, api_token)
 
 
 @contextmanager

@@ -7,7 +7,6 @@ import uuid
 from pathlib import Path
 
 import pytest
-import requests
 import yaml
 
 from llm_fallback.lang import detect_lang
@@ -69,9 +68,7 @@ def test_restart_clears_the_conversation(rasa: RasaServer) -> None:
     sender = new_sender()
     rasa.texts(sender, "hello")
     rasa.send(sender, "/restart")
-    tracker = requests.get(
-        f"{rasa.url}/conversations/{sender}/tracker", params={"include_events": "ALL"}, timeout=10
-    ).json()
+    tracker = rasa.tracker(sender)
     events = [e["event"] for e in tracker["events"]]
     assert "restart" in events
     assert events.count("session_started") == 2  # the first message and the restart both start one

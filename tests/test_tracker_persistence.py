@@ -8,17 +8,15 @@ from pathlib import Path
 
 import psycopg
 import pytest
-import requests
 
-from tests.servers import ActionServer, rasa_server
+from tests.servers import ActionServer, RasaServer, rasa_server
 
 pytestmark = pytest.mark.servers
 POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/test"
 
 
-def user_texts(url: str, sender: str) -> list[str]:
-    tracker = requests.get(f"{url}/conversations/{sender}/tracker", timeout=10).json()
-    return [e["text"] for e in tracker["events"] if e["event"] == "user"]
+def user_texts(server: RasaServer, sender: str) -> list[str]:
+    return [e["text"] for e in server.tracker(sender)["events"] if e["event"] == "user"]
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -40,6 +38,6 @@ def test_conversation_survives_server_restart(
         first.texts(sender, "hello")
         first.texts(sender, "thanks!")
     with rasa_server(tmp_path, actions.url, tracker_url) as second:
-        assert user_texts(second.url, sender) == ["hello", "thanks!"]
+        assert user_texts(second, sender) == ["hello", "thanks!"]
         second.texts(sender, "bye")
-        assert user_texts(second.url, sender) == ["hello", "thanks!", "bye"]
+        assert user_texts(second, sender) == ["hello", "thanks!", "bye"]

@@ -1,0 +1,46 @@
+"""Never silence: when Rasa sends nothing back, the user hears that the assistant is unavailable.
+
+Every turn of this assistant answers something (greetings, answers, refusals, Rasa's fallback),
+so a turn that sent nothing means a dependency failed: the action server is down or timed out
+(Rasa logs the error and carries on with no events), or the turn raised. Both channels on the
+Rasa server (intranet webhook, loopback REST, which `rasa shell` also uses) wrap Rasa's
+`on_new_message` with `answer_or_apologise`; the Telegram bridge goes through the intranet one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from rasa.core.channels.channel import UserMessage
+
+from llm_fallback.lang import detect_lang
+
+logger = logging.getLogger(__name__)
+
+UNAVAILABLE = {
+    "zh": "抱歉，助手暂时不可用，请稍后重试。",
+    "en": "Sorry, the assistant is temporarily unavailable. Please try again in a moment.",
+}
+
+
+def unavailable_text(user_text: str | None) -> str:
+    return UNAVAILABLE[detect_lang(user_text or "")]
+
+
+async def answer_or_apologise(
+    on_new_message: Callable[[UserMessage], Awaitable[Any]], message: UserMessage, sent: Callable[[], int]
+) -> None:
+    """Runs `message` through Rasa; `sent()` counts what its output channel has sent so far."""
+    try:
+        await on_new_message(message)
+    except asyncio.CancelledError:
+        logger.error("message timed out channel=%s", message.input_channel)
+    except Exception:
+        logger.exception("message failed channel=%s", message.input_channel)
+    if sent() == 0:
+        logger.warning("no reply for a message channel=%s: sending 'temporarily unavailable'",
+                       message.input_channel)
+        await message.output_channel.send_text_message(message.sender_id, unavailable_text(message.text))
