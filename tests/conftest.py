@@ -27,7 +27,7 @@ def rasa(server_dir: Path, actions: ActionServer) -> Iterator[RasaServer]:
     # The intranet channel (credentials.yml) gets throwaway credentials: one token for tests, one
     # for the Telegram bridge, and an HMAC secret. Links to sources point at a local, unused address.
     intranet = {
-        "INTRANET_TOKENS": f"test-{secrets.token_hex(16)},bridge-{secrets.token_hex(16)}",
+        "INTRANET_TOKENS": f"test:{secrets.token_hex(16)},bridge:{secrets.token_hex(16)}",
         "INTRANET_HMAC_SECRET": secrets.token_hex(32),
         "INTRANET_NOTES_BASE_URL": "http://127.0.0.1:9/notes",
     }

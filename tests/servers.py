@@ -180,7 +180,9 @@ def rasa_server(
     env = base_env(TRACKER_STORE_URL=tracker_url, **(env or {}))
     log = workdir / f"rasa-{port}.log"
     with running(cmd, f"{url}/status?token={api_token}", log, env, RASA_START_TIMEOUT_S):
-        tokens = tuple(t.strip() for t in env.get("INTRANET_TOKENS", "").split(",") if t.strip())
+        # Entries are `name:token` or a bare token (channels/settings.py); callers send the token.
+        entries = [entry.strip() for entry in env.get("INTRANET_TOKENS", "").split(",") if entry.strip()]
+        tokens = tuple(entry.split(":", 1)[-1] for entry in entries)
         yield RasaServer(url, tokens, env.get("INTRANET_HMAC_SECRET", ""), log, api_token)
 
 

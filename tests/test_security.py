@@ -97,7 +97,8 @@ class Stack:
         deadline = time.monotonic() + START_TIMEOUT_S
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"run.sh exited with {self.process.returncode}:\n{self.log.read_text()[-3000:]}")
+                tail = self.log.read_text()[-3000:]
+                raise RuntimeError(f"run.sh exited ({self.process.returncode}):\n{tail}")
             if http_ok(f"http://127.0.0.1:{self.rasa_port}/webhooks/rest/") and http_ok(
                 f"http://127.0.0.1:{self.action_port}/health"
             ):
@@ -149,8 +150,8 @@ def test_run_sh_refuses_an_exposed_action_server_or_api_without_credentials(tmp_
 def test_action_server_refuses_to_listen_beyond_loopback_without_a_token(tmp_path: Path) -> None:
     environment = base_env(SANIC_HOST="0.0.0.0")
     environment.pop("ACTION_SERVER_TOKEN", None)
-    out = subprocess.run([str(APP_PYTHON), "-m", "rasa_sdk", "--actions", "actions", "--port", str(free_port())],
-                         cwd=ROOT, env=environment, capture_output=True, text=True, timeout=120,
+    command = [str(APP_PYTHON), "-m", "rasa_sdk", "--actions", "actions", "--port", str(free_port())]
+    out = subprocess.run(command, cwd=ROOT, env=environment, capture_output=True, text=True, timeout=120,
                          stdin=subprocess.DEVNULL)
     assert out.returncode != 0
     assert "set ACTION_SERVER_TOKEN" in out.stdout + out.stderr
@@ -183,11 +184,14 @@ def test_default_run_is_reachable_from_this_host_only_and_stops_on_sighup(
         stack.stop()
 
 
-def test_exposed_run_lets_nothing_through_without_credentials(tmp_path: Path, second_host: SecondHost) -> None:
+def test_exposed_run_lets_nothing_through_without_credentials(
+    tmp_path: Path, second_host: SecondHost
+) -> None:
     api_token, action_token, intranet_token = (secrets.token_urlsafe(24) for _ in range(3))
     stack = start_stack(
         tmp_path, RASA_INTERFACE="0.0.0.0", ACTION_INTERFACE="0.0.0.0", RASA_API="on",
-        RASA_AUTH_TOKEN=api_token, ACTION_SERVER_TOKEN=action_token, INTRANET_TOKENS=f"portal:{intranet_token}",
+        RASA_AUTH_TOKEN=api_token, ACTION_SERVER_TOKEN=action_token,
+        INTRANET_TOKENS=f"portal:{intranet_token}",
     )
     try:
         stack.wait_until_up()
