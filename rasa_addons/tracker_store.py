@@ -6,7 +6,7 @@ falls back to a SQLite file under var/, which keeps conversations across server 
 
 Two duties on top of Rasa's store:
 - Credentials people paste ("my password is …") are redacted in what is written, with the same
-  redactor that cleans the notes. The turn itself still sees the raw text (NLU and the action
+  redactor that cleans the notes, and so are the copies NLU made of them (entities, slots). The turn itself still sees the raw text (NLU and the action
   server run before the tracker is saved); only the stored copy, read back on the next turn and by
   anyone with database access, is redacted.
 - Conversations idle for TRACKER_RETENTION_DAYS (default 90; 0 keeps them forever) are deleted at
@@ -26,10 +26,10 @@ import sqlalchemy as sa
 from rasa.core.brokers.broker import EventBroker
 from rasa.core.tracker_store import SQLTrackerStore
 from rasa.shared.core.domain import Domain
-from rasa.shared.core.events import Event
+from rasa.shared.core.events import Event, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 
-from llm_fallback.redact import redact
+from llm_fallback.redact import MARK, redact
 
 logger = logging.getLogger(__name__)
 
@@ -38,6 +38,7 @@ DEFAULT_RETENTION_DAYS = 90
 PRUNE_EVERY_S = 3600
 # Event fields that carry what people typed or were told; ids, names and timestamps are left alone.
 TEXT_FIELDS = frozenset({"text", "value", "parse_data", "entities", "metadata"})
+MIN_SCRUBBED_CHARS = 4
 
 
 def tracker_store_url() -> str:
@@ -60,26 +61,40 @@ def retention_days() -> float:
     return days
 
 
-def redact_fields(data: Any, inside_text: bool = False) -> Any:
-    """`data` (an event's dict) with every string under a TEXT_FIELDS key redacted."""
+def secrets_in(text: str) -> set[str]:
+    """The raw credential values the redactor finds in `text` (held only while a turn is saved)."""
+    lines = text.splitlines() or [""]
+    found = {lines[f.line - 1][f.start:f.end] for f in redact(text).findings if f.line <= len(lines)}
+    # Very short pieces would blank out unrelated words wherever they occur.
+    return {value for value in found if len(value) >= MIN_SCRUBBED_CHARS}
+
+
+def scrub(data: Any, secrets: set[str], inside_text: bool = False) -> Any:
+    """`data` (an event's dict) with every string under a TEXT_FIELDS key redacted, and every
+    occurrence of a value in `secrets` replaced wherever it was copied (entities, slots)."""
     if isinstance(data, str):
-        return redact(data).text if inside_text else data
+        if inside_text:
+            data = redact(data).text
+        for secret in secrets:
+            data = data.replace(secret, MARK)
+        return data
     if isinstance(data, dict):
-        return {key: redact_fields(value, inside_text or key in TEXT_FIELDS) for key, value in data.items()}
+        return {key: scrub(value, secrets, inside_text or key in TEXT_FIELDS) for key, value in data.items()}
     if isinstance(data, list):
-        return [redact_fields(item, inside_text) for item in data]
+        return [scrub(item, secrets, inside_text) for item in data]
     return data
 
 
 class RedactedEvent:
     """What SQLTrackerStore.save reads of an event (`type_name`, `as_dict()`), redacted."""
 
-    def __init__(self, event: Event) -> None:
+    def __init__(self, event: Event, secrets: set[str]) -> None:
         self.event = event
         self.type_name = event.type_name
+        self.secrets = secrets
 
     def as_dict(self) -> dict[str, Any]:
-        return redact_fields(self.event.as_dict())
+        return scrub(self.event.as_dict(), self.secrets)
 
 
 class UrlSQLTrackerStore(SQLTrackerStore):
@@ -100,7 +115,11 @@ class UrlSQLTrackerStore(SQLTrackerStore):
         self.prune()
 
     def _additional_events(self, session: Any, tracker: DialogueStateTracker) -> Iterator[Any]:
-        return (RedactedEvent(event) for event in super()._additional_events(session, tracker))
+        events = list(super()._additional_events(session, tracker))
+        # NLU copies what people type into entities and slots ("Zx9…" as a model size), where
+        # the value stands without the context ("密码是") that marks it as a secret.
+        secrets = set().union(*(secrets_in(e.text) for e in events if isinstance(e, UserUttered) and e.text))
+        return iter([RedactedEvent(event, secrets) for event in events])
 
     async def save(self, tracker: DialogueStateTracker) -> None:
         await super().save(tracker)

@@ -60,11 +60,13 @@ mkdir -p var
 # How to reach a server from this host: a wildcard interface includes loopback.
 local_address() { case "$1" in 0.0.0.0|::) echo 127.0.0.1 ;; *) echo "$1" ;; esac; }
 action_host=$(local_address "$ACTION_INTERFACE")
-sed "s#localhost:5055#${action_host}:${ACTION_PORT}#" endpoints.yml > var/endpoints.yml
+endpoints=var/endpoints-$RASA_PORT.yml  # one per port: two stacks may run side by side
+sed "s#localhost:5055#${action_host}:${ACTION_PORT}#" endpoints.yml > "$endpoints"
 if [ -n "${ACTION_SERVER_TOKEN:-}" ]; then
   export ACTION_SERVER_TOKEN
   # shellcheck disable=SC2016
-  sed -i '/^  url: "http.*\/webhook"$/a\  headers:\n    Authorization: "Bearer ${ACTION_SERVER_TOKEN}"' var/endpoints.yml
+  # Unquoted: Rasa expands variables in plain YAML scalars only.
+  sed -i '/^  url: "http.*\/webhook"$/a\  headers:\n    Authorization: Bearer ${ACTION_SERVER_TOKEN}' "$endpoints"
 fi
 
 pids=()
@@ -80,7 +82,7 @@ trap 'exit 129' HUP
 
 actions_cmd=(.venv/bin/python -m rasa_sdk --actions actions --port "$ACTION_PORT"
              --logging-config_file logging.yml)
-rasa_common=(--endpoints var/endpoints.yml --port "$RASA_PORT" --interface "$RASA_INTERFACE"
+rasa_common=(--endpoints "$endpoints" --port "$RASA_PORT" --interface "$RASA_INTERFACE"
              --logging-config-file logging.yml)
 if [ "$mode" = shell ]; then
   # The shell's screen is for the conversation; the servers log to files. `rasa run` with
