@@ -6,9 +6,10 @@ falls back to a SQLite file under var/, which keeps conversations across server 
 
 Two duties on top of Rasa's store:
 - Credentials people paste ("my password is …") are redacted in what is written, with the same
-  redactor that cleans the notes, and so are the copies NLU made of them (entities, slots). The turn itself still sees the raw text (NLU and the action
-  server run before the tracker is saved); only the stored copy, read back on the next turn and by
-  anyone with database access, is redacted.
+  redactor that cleans the notes, and so are the copies NLU made of them (entities, slots). The
+  turn itself still sees the raw text (NLU and the action server run before the tracker is
+  saved); only the stored copy, read back on the next turn and by anyone with database access,
+  is redacted.
 - Conversations idle for TRACKER_RETENTION_DAYS (default 90; 0 keeps them forever) are deleted at
   start-up and then at most once an hour, so the store never grows without bound.
 """
