@@ -46,4 +46,6 @@ async def answer_or_apologise(
     if sent() == 0 and not (message.text or "").startswith("/"):
         logger.warning("no reply for a message channel=%s: sending 'temporarily unavailable'",
                        message.input_channel)
-        await message.output_channel.send_text_message(message.sender_id, unavailable_text(message.text))
+        # send_response, not send_text_message: the channel's own formatting applies (recipient id).
+        reply = {"text": unavailable_text(message.text)}
+        await message.output_channel.send_response(message.sender_id, reply)
