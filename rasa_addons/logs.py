@@ -4,8 +4,9 @@ Both servers read `logging.yml` (`rasa run --logging-config-file`, rasa-sdk's
 `--logging-config_file`). Rasa installs its own coloured handler after reading that file, and
 libraries add theirs, so a filter on a handler would be dropped or bypassed. Instead the file's
 one filter installs a log record factory: every record is redacted as it is created, with the
-redactor that cleans the notes. At INFO our own code never logs what people type; at DEBUG Rasa
-does, and that is where this matters.
+redactor that cleans the notes and the secret values recently found (rasa_addons/scrub.py).
+At INFO our own code never logs what people type; at DEBUG Rasa does, and that is where this
+matters.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from llm_fallback.redact import redact
+from rasa_addons.scrub import MEMORY
 
 
 def redacted_record_factory(base: Any) -> Any:
@@ -25,7 +26,8 @@ def redacted_record_factory(base: Any) -> Any:
             message = record.getMessage()
         except Exception:  # a malformed log call is logging's to report, not ours
             return record
-        cleaned = redact(message).text
+        MEMORY.remember(message)
+        cleaned = MEMORY.scrub(message)
         if cleaned != message:
             record.msg, record.args = cleaned, ()
         return record

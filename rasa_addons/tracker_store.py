@@ -30,16 +30,14 @@ from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import Event, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 
-from llm_fallback.redact import MARK, redact
+from rasa_addons.scrub import MEMORY, SecretMemory
 
 logger = logging.getLogger(__name__)
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_RETENTION_DAYS = 90
 PRUNE_EVERY_S = 3600
-# Event fields that carry what people typed or were told; ids, names and timestamps are left alone.
 TEXT_FIELDS = frozenset({"text", "value", "parse_data", "entities", "metadata"})
-MIN_SCRUBBED_CHARS = 4
 
 
 def tracker_store_url() -> str:
@@ -62,40 +60,28 @@ def retention_days() -> float:
     return days
 
 
-def secrets_in(text: str) -> set[str]:
-    """The raw credential values the redactor finds in `text` (held only while a turn is saved)."""
-    lines = text.splitlines() or [""]
-    found = {lines[f.line - 1][f.start:f.end] for f in redact(text).findings if f.line <= len(lines)}
-    # Very short pieces would blank out unrelated words wherever they occur.
-    return {value for value in found if len(value) >= MIN_SCRUBBED_CHARS}
-
-
-def scrub(data: Any, secrets: set[str], inside_text: bool = False) -> Any:
-    """`data` (an event's dict) with every string under a TEXT_FIELDS key redacted, and every
-    occurrence of a value in `secrets` replaced wherever it was copied (entities, slots)."""
+def scrub_fields(data: Any, memory: SecretMemory, is_text: bool = False) -> Any:
+    """`data` (an event's dict) cleared of remembered secrets everywhere, and redacted under the
+    keys that hold what people typed or were told (ids, names and timestamps need no redactor)."""
     if isinstance(data, str):
-        if inside_text:
-            data = redact(data).text
-        for secret in secrets:
-            data = data.replace(secret, MARK)
-        return data
+        return memory.scrub(data, redact_first=is_text)
     if isinstance(data, dict):
-        return {key: scrub(value, secrets, inside_text or key in TEXT_FIELDS) for key, value in data.items()}
+        return {key: scrub_fields(item, memory, is_text or key in TEXT_FIELDS) for key, item in data.items()}
     if isinstance(data, list):
-        return [scrub(item, secrets, inside_text) for item in data]
+        return [scrub_fields(item, memory, is_text) for item in data]
     return data
 
 
 class RedactedEvent:
     """What SQLTrackerStore.save reads of an event (`type_name`, `as_dict()`), redacted."""
 
-    def __init__(self, event: Event, secrets: set[str]) -> None:
+    def __init__(self, event: Event, memory: SecretMemory) -> None:
         self.event = event
         self.type_name = event.type_name
-        self.secrets = secrets
+        self.memory = memory
 
     def as_dict(self) -> dict[str, Any]:
-        return scrub(self.event.as_dict(), self.secrets)
+        return scrub_fields(self.event.as_dict(), self.memory)
 
 
 class UrlSQLTrackerStore(SQLTrackerStore):
@@ -119,8 +105,10 @@ class UrlSQLTrackerStore(SQLTrackerStore):
         events = list(super()._additional_events(session, tracker))
         # NLU copies what people type into entities and slots ("Zx9…" as a model size), where
         # the value stands without the context ("密码是") that marks it as a secret.
-        secrets = set().union(*(secrets_in(e.text) for e in events if isinstance(e, UserUttered) and e.text))
-        return iter([RedactedEvent(event, secrets) for event in events])
+        for event in events:
+            if isinstance(event, UserUttered) and event.text:
+                MEMORY.remember(event.text)
+        return iter([RedactedEvent(event, MEMORY) for event in events])
 
     async def save(self, tracker: DialogueStateTracker) -> None:
         await super().save(tracker)
