@@ -37,6 +37,7 @@ from telegram.ext import (
     filters,
 )
 
+from channels.payload import MAX_MESSAGE_BYTES
 from channels.rasa_client import RasaBusy, RasaClient, RasaUnavailable
 from channels.ratelimit import RateLimiter
 from channels.settings import TelegramSettings
@@ -64,6 +65,18 @@ TEXTS = {
         "en": "The assistant is unavailable right now; please try again in a minute.",
     },
     "busy": {"zh": "现在提问的人比较多，请稍后再试。", "en": "I'm busy right now; please retry in a moment."},
+    # Telegram allows 4096 characters, the intranet webhook 4096 UTF-8 bytes: ~1,365 Chinese characters.
+    "too_long": {
+        "zh": "消息太长了（{n} 字节，上限 {limit}），请缩短或分成几条发送。",
+        "en": "Your message is too long ({n} bytes, the limit is {limit}); "
+        "please shorten it or send it in several parts.",
+    },
+    # Rasa answered with no message at all, e.g. when the action server is down.
+    "no_reply": {
+        "zh": "助手这次没有给出回答，后台服务可能暂时不可用，请稍后重试。",
+        "en": "The assistant gave no answer this time; a service behind it may be temporarily "
+        "unavailable. Please retry in a moment.",
+    },
     "reset": {
         "zh": "对话已重置，可以重新开始了。",
         "en": "The conversation has been reset; let's start over.",
@@ -147,11 +160,13 @@ class Bridge:
 
     async def _ask_with_hint(self, update: Update, context: ContextTypes.DEFAULT_TYPE, command: str) -> None:
         lang = user_lang(update.effective_user)
-        if await self.converse(update, context, ASK[command][lang]):
+        if await self.converse(update, context, ASK[command][lang]) is not None:
             await context.bot.send_message(update.effective_chat.id, TEXTS["commands"][lang])
 
     async def reset(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        if await self.converse(update, context, RESTART):
+        # Rasa may answer /restart with nothing (no utter_restart in the domain): then the bridge's
+        # own text confirms it, and only then, so the user never reads two confirmations.
+        if await self.converse(update, context, RESTART, silent_ok=True) == 0:
             lang = user_lang(update.effective_user)
             await context.bot.send_message(update.effective_chat.id, TEXTS["reset"][lang])
 
@@ -189,8 +204,13 @@ class Bridge:
                 await query.edit_message_text(f"{message.text}\n\n→ {title}")
         await self.converse(update, context, payload)
 
-    async def converse(self, update: Update, context: ContextTypes.DEFAULT_TYPE, text: str) -> bool:
-        """Send `text` to Rasa as this chat and deliver the replies; False when it could not."""
+    async def converse(
+        self, update: Update, context: ContextTypes.DEFAULT_TYPE, text: str, silent_ok: bool = False
+    ) -> int | None:
+        """Send `text` to Rasa as this chat and deliver the replies: how many messages were sent, or
+        None when the user got an explanation instead (too fast, too long, Rasa unavailable).
+
+        No reply at all is a failure (the user would be left waiting) unless `silent_ok`."""
         chat, user = update.effective_chat, update.effective_user
         lang = user_lang(user)
         wait_s = self.limiter.acquire(str(chat.id))
@@ -202,24 +222,39 @@ class Bridge:
                 await context.bot.send_message(
                     chat.id, TEXTS["too_fast"][lang].format(s=max(1, round(wait_s)))
                 )
-            return False
+            return None
+        size = len(text.encode("utf-8"))
+        if size > MAX_MESSAGE_BYTES:
+            # Refused here, not split: halves of one question would get two unrelated answers, and
+            # the webhook's 413 would otherwise reach the user as "unavailable".
+            log.info("telegram message too long chat=%s bytes=%d", chat.id, size)
+            await context.bot.send_message(
+                chat.id, TEXTS["too_long"][lang].format(n=size, limit=MAX_MESSAGE_BYTES)
+            )
+            return None
         async with self._lock(chat.id), self._typing(context, chat.id):
             try:
                 replies = await self.rasa.send(sender_id(chat), text, metadata_of(chat, user))
             except RasaBusy:
                 log.warning("rasa busy chat=%s", chat.id)
                 await context.bot.send_message(chat.id, TEXTS["busy"][lang])
-                return False
+                return None
             except RasaUnavailable as exc:
                 log.warning("rasa unavailable chat=%s: %s", chat.id, exc)
                 await context.bot.send_message(chat.id, TEXTS["unavailable"][lang])
-                return False
-            await self.deliver(context, chat.id, replies)
-        return True
+                return None
+            sent = await self.deliver(context, chat.id, replies)
+            if not sent and not silent_ok:
+                log.warning("rasa sent no reply chat=%s", chat.id)
+                await context.bot.send_message(chat.id, TEXTS["no_reply"][lang])
+                return None
+        return sent
 
     async def deliver(
         self, context: ContextTypes.DEFAULT_TYPE, chat_id: int, replies: list[dict[str, Any]]
-    ) -> None:
+    ) -> int:
+        """Send Rasa's replies; the number of Telegram messages sent (0: there was nothing to say)."""
+        sent = 0
         for reply in replies:
             text = str(reply.get("text") or "")
             if reply.get("image"):
@@ -229,6 +264,8 @@ class Bridge:
             for index, part in enumerate(parts):
                 last = index == len(parts) - 1
                 await context.bot.send_message(chat_id, part, reply_markup=markup if last else None)
+                sent += 1
+        return sent
 
     def _lock(self, chat_id: int) -> asyncio.Lock:
         """Messages of one chat reach Rasa in order; different chats run side by side."""

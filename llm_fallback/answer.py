@@ -4,10 +4,16 @@
 
 Every route ends in the same place: a reply text with its sources, redacted as the last step, so
 the CLI, `rasa shell` and the webhook show exactly the same words.
+
+The harm check runs on the question, on every retrieved passage (the notes quote a role-play
+jailbreak; such a passage reaches neither the prompt nor a quote) and on the generated reply. When
+every relevant passage was dropped as harmful, the reply is the harm refusal: "the notes don't cover
+this" would be untrue, and the section's heading alone would point at it.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import re
@@ -23,13 +29,13 @@ from llm_fallback.prompt import (
     EXTRACT_BUDGET,
     Passage,
     best_sentences,
-    build_messages,
+    fit_messages,
     select_passages,
     terms,
 )
 from llm_fallback.redact import redact
 from llm_fallback.retrieve import Hit, get_retriever
-from llm_fallback.safety import check_request, filter_output
+from llm_fallback.safety import Verdict, check_request, filter_output, is_harmful
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +96,7 @@ def _normalise_numbers(text: str) -> list[str]:
 
 
 def unsupported_numbers(answer: str, evidence: str) -> list[str]:
-    """Numbers in the answer that appear nowhere in the evidence (passages plus the question)."""
+    """Numbers in the answer that appear nowhere in the evidence (for answers: the passages only)."""
     allowed = set(_normalise_numbers(evidence))
     return [n for n in _normalise_numbers(_LIST_MARK.sub("", answer)) if n not in allowed]
 
@@ -99,12 +105,14 @@ def _clean(text: str) -> str:
     return _CITATION.sub("", text).strip()
 
 
-def failed_checks(text: str, passages: Sequence[Passage], question: str, lang: Lang) -> list[str]:
+def failed_checks(text: str, passages: Sequence[Passage], lang: Lang) -> list[str]:
     """Why a generated answer must not be shown; empty when it passes."""
     if not text:
         return ["empty"]
     failures = []
-    evidence = "\n".join(p.text for p in passages) + "\n" + question
+    # The passages only: a number the user typed ("is the port 8080?") is a claim to check, not
+    # evidence; echoing it back would confirm it.
+    evidence = "\n".join(p.text for p in passages)
     if unsupported_numbers(text, evidence):
         failures.append("number")
     if not is_in_lang(text, lang):
@@ -140,6 +148,29 @@ def _extract(passage: Passage, question: str, lang: Lang) -> str:
     return f"{_TEXTS['extract'][lang]}{quote}" if lang == "zh" else f"{_TEXTS['extract'][lang]} {quote}"
 
 
+@functools.lru_cache(maxsize=4096)
+def _harmful_passage(text: str) -> bool:
+    """`is_harmful` for a chunk of the index: the same chunks come back for many questions, and the
+    check costs ~0.1 ms on a long English chunk, so each runs once per process."""
+    return is_harmful(text)
+
+
+def _generate(question: str, passages: Sequence[Passage], lang: Lang,
+              llm: LLM) -> tuple[str, GenerationResult | None, list[str]]:
+    """The cleaned generated text, its generation, and why it must not be shown (empty: it may)."""
+    max_tokens = load_settings().llm_max_tokens
+    try:
+        messages = fit_messages(question, passages, lang, lambda m: llm.overflow(m, max_tokens))
+        generation = llm.generate(messages, max_tokens=max_tokens, temperature=0.0)
+    except LLMBusy:
+        raise
+    except LLMError as exc:  # ContextOverflow included: the passage can still be quoted
+        log.warning("LLM unavailable, answering extractively: %s: %s", type(exc).__name__, exc)
+        return "", None, ["llm_error"]
+    text = _clean(generation.text)
+    return text, generation, ["timeout"] if generation.timed_out else failed_checks(text, passages, lang)
+
+
 def answer_question(question: str, retriever: Retriever | None = None, llm: LLM | None = None,
                     k: int = 5) -> Answer:
     """Answer from the notes. Raises LLMBusy (reply with `busy_reply`) and IndexNotBuiltError."""
@@ -162,23 +193,20 @@ def answer_question(question: str, retriever: Retriever | None = None, llm: LLM 
     # A secret the user pasted must not reach the index query, the prompt or a log line.
     question = redact(question).text
     hits = (retriever or get_retriever()).search(question, k=k)
-    passages = select_passages([h for h in hits if h.relevant], question)
+    # A passage that names a harmful topic reaches neither the prompt nor a quote, nor the topics list.
+    safe = [h for h in hits if not _harmful_passage(h.text)]
+    relevant = [h for h in safe if h.relevant]
+    if not relevant and any(h.relevant for h in hits):
+        log.info("refused: harmful passages")
+        return done(Verdict("harmful").reply(lang), "refused")
+    passages = select_passages(relevant, question)
     if not passages:
-        return done(_not_covered(hits, lang), "not_covered")
+        return done(_not_covered(safe, lang), "not_covered")
 
-    settings = load_settings()
-    generation = None
-    failures: list[str]
-    try:
-        generation = (llm or get_llm()).generate(build_messages(question, passages, lang),
-                                                 max_tokens=settings.llm_max_tokens, temperature=0.0)
-        text = _clean(generation.text)
-        failures = ["timeout"] if generation.timed_out else failed_checks(text, passages, question, lang)
-    except LLMBusy:
-        raise
-    except LLMError as exc:
-        log.warning("LLM unavailable, answering extractively: %s", exc)
-        failures = ["llm_error"]
+    text, generation, failures = _generate(question, passages, lang, llm or get_llm())
+    if not failures and is_harmful(text):
+        log.info("refused: harmful reply")
+        return done(Verdict("harmful").reply(lang), "refused", (), generation)
     if failures:
         log.info("extractive fallback: %s", ",".join(failures))
         best = passages[0]

@@ -1,8 +1,11 @@
 """LLM backends behind one small interface, and the one model instance a process shares.
 
 Backends only stream text pieces; `LLM` adds what every backend needs the same way: lazy loading
-once per process, a bounded queue in front of the single model, and a time budget enforced between
-pieces so that a slow generation is cut off and the caller can fall back to an extractive answer.
+once per process, a bounded queue in front of the single model, a time budget enforced between
+pieces so that a slow generation is cut off and the caller can fall back to an extractive answer,
+and one place where every message is cleaned of chat-template control tokens (`prepare_messages`).
+A backend that can count prompt tokens (llama.cpp) lets callers fit a prompt to its context
+window (`LLM.overflow`); a prompt that still does not fit raises `ContextOverflow`, an LLMError.
 
 Backends (LLM_BACKEND):
 - ``llama_cpp`` (default): a GGUF file through llama-cpp-python, with the file's chat template.
@@ -14,6 +17,7 @@ Backends (LLM_BACKEND):
 from __future__ import annotations
 
 import functools
+import itertools
 import json
 import logging
 import threading
@@ -25,6 +29,7 @@ from typing import Protocol
 
 from llm_fallback.config import Settings, load_settings
 from llm_fallback.model import DEFAULT_MODEL, is_prepared, model_file
+from llm_fallback.safety import neutralise_control_tokens
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +45,10 @@ class LLMError(RuntimeError):
 
 class LLMBusy(LLMError):
     """The queue in front of the model is full; the caller should ask the user to retry."""
+
+
+class ContextOverflow(LLMError):
+    """The prompt plus the tokens to generate do not fit the model's context window."""
 
 
 class LLMTimeout(LLMError):
@@ -76,19 +85,65 @@ class Backend(Protocol):
 class LlamaCppBackend:
     def __init__(self, model_path: Path, n_ctx: int, n_threads: int) -> None:
         from llama_cpp import Llama  # imported here: loading the native library is not free
+        from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
         self.llama = Llama(model_path=str(model_path), n_ctx=n_ctx, n_threads=n_threads,
                            n_threads_batch=n_threads, seed=SEED, verbose=False)
+        # llama.cpp may round the context up (to 256 tokens) while llama-cpp-python sizes its token
+        # buffer to the request, so the smaller of the two is the real limit.
+        self.n_ctx = min(n_ctx, self.llama.n_ctx())
+        # The GGUF's own chat template, rendered the way create_chat_completion renders it, so that
+        # counting a prompt's tokens counts what the model will be given.
+        template = self.llama.metadata.get("tokenizer.chat_template")
+        self._formatter = template and Jinja2ChatFormatter(
+            template=template, eos_token=self._token_text(self.llama.token_eos()),
+            bos_token=self._token_text(self.llama.token_bos()))
+        self._counted: tuple[tuple[tuple[str, str], ...], int] | None = None
+
+    def _token_text(self, token: int) -> str:
+        return self.llama.detokenize([token], special=True).decode("utf-8", "replace") if token >= 0 else ""
+
+    def render(self, messages: list[Message]) -> str:
+        """The prompt text the chat template makes of `messages` (generation prompt included)."""
+        if not self._formatter:
+            return "\n".join(m["content"] for m in messages)  # no template: an estimate
+        return self._formatter(messages=messages).prompt
+
+    def prompt_tokens(self, messages: list[Message]) -> int:
+        """Tokens of the rendered prompt, control tokens parsed as llama-cpp-python parses them.
+
+        The last count is kept: a caller fitting its prompt and `stream` checking it count the same
+        messages, and tokenising costs ~1 ms per 250 tokens here."""
+        key = tuple((m["role"], m["content"]) for m in messages)
+        counted = self._counted
+        if counted is not None and counted[0] == key:
+            return counted[1]
+        count = len(self.llama.tokenize(self.render(messages).encode("utf-8"), add_bos=False, special=True))
+        self._counted = (key, count)
+        return count
 
     def stream(self, messages: list[Message], max_tokens: int, temperature: float,
                stop: Sequence[str]) -> Pieces:
+        # Checked here rather than left to llama-cpp-python, whose own check raises a bare ValueError
+        # and misses a context it rounded up; the caller can still quote the notes.
+        used = self.prompt_tokens(messages)
+        if used >= self.n_ctx:
+            raise ContextOverflow(f"prompt of {used} tokens exceeds the context window of {self.n_ctx}")
+        max_tokens = min(max_tokens, self.n_ctx - used)
         # llama-cpp-python keeps the previous prompt's tokens and re-evaluates only what differs, so a
         # fixed system message is evaluated once per process.
-        chunks = self.llama.create_chat_completion(messages=messages, max_tokens=max_tokens,
-                                                  temperature=temperature, stop=list(stop), seed=SEED,
-                                                  stream=True)
         try:
-            for chunk in chunks:
+            chunks = self.llama.create_chat_completion(messages=messages, max_tokens=max_tokens,
+                                                      temperature=temperature, stop=list(stop), seed=SEED,
+                                                      stream=True)
+            first = next(chunks, None)  # the prompt is tokenised and evaluated on the first step
+        except ValueError as exc:
+            # "Requested tokens (N) exceed context window of M", should the counts ever disagree.
+            if "context window" in str(exc):
+                raise ContextOverflow(str(exc)) from None
+            raise
+        try:
+            for chunk in itertools.chain([first] if first else [], chunks):
                 piece = chunk["choices"][0]["delta"].get("content")
                 if piece:
                     yield piece
@@ -219,8 +274,14 @@ def make_backend(settings: Settings) -> Backend:
     raise LLMError(f"unknown LLM_BACKEND {name!r}: use llama_cpp, transformers or openai")
 
 
-def _as_messages(prompt: Prompt) -> list[Message]:
-    return [{"role": "user", "content": prompt}] if isinstance(prompt, str) else prompt
+def prepare_messages(prompt: Prompt) -> list[Message]:
+    """The messages a backend is given: every content cleaned of chat-template control tokens.
+
+    The one place this happens, for every caller (answers, FAQ generation, paraphrases) and every
+    backend: llama.cpp and Hugging Face tokenizers both parse control-token text inside a message
+    as the real token, so a question or a note containing `<|im_start|>system` would open a turn."""
+    messages = [{"role": "user", "content": prompt}] if isinstance(prompt, str) else prompt
+    return [{**m, "content": neutralise_control_tokens(m["content"])} for m in messages]
 
 
 class LLM:
@@ -236,13 +297,26 @@ class LLM:
         self._timeout_s = timeout_s
         self._backend: Backend | None = None
         self._run_lock = threading.Lock()  # llama.cpp contexts are not thread-safe
+        self._load_lock = threading.Lock()  # counting tokens may load the model outside _run_lock
         self._count_lock = threading.Lock()
         self._in_flight = 0
 
     def _ensure_backend(self) -> Backend:
-        if self._backend is None:
-            self._backend = self._factory()
-        return self._backend
+        with self._load_lock:
+            if self._backend is None:
+                self._backend = self._factory()
+            return self._backend
+
+    def overflow(self, prompt: Prompt, max_tokens: int) -> int:
+        """Tokens by which the prompt plus `max_tokens` exceed the context window; 0 when it fits or
+        the backend cannot count (a remote server then reports an overflow as an LLMError). Loads
+        the model on first use; tokenising reads only the vocabulary, so it needs no run lock."""
+        backend = self._ensure_backend()
+        count = getattr(backend, "prompt_tokens", None)
+        n_ctx = getattr(backend, "n_ctx", None)
+        if count is None or not n_ctx:
+            return 0
+        return max(0, count(prepare_messages(prompt)) + max_tokens - n_ctx)
 
     def stream(self, prompt: Prompt, max_tokens: int, temperature: float = 0.0, stop: Sequence[str] = (),
                timeout_s: float | None = None) -> Iterator[str]:
@@ -271,7 +345,7 @@ class LLM:
         loading = time.monotonic()
         backend = self._ensure_backend()
         deadline += time.monotonic() - loading
-        pieces = backend.stream(_as_messages(prompt), max_tokens, temperature, stop)
+        pieces = backend.stream(prepare_messages(prompt), max_tokens, temperature, stop)
         text = []
         try:
             for piece in pieces:

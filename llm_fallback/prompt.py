@@ -3,18 +3,21 @@
 Prompt evaluation dominates time to first token on a CPU (~160 tokens/s for the 1.5B model), so
 passages are cut to the sentences sharing the most terms with the question, within a character
 budget. The rules sit in a fixed system message so llama.cpp reuses their evaluation across calls.
+`fit_messages` trims the passages further when the model's context window is smaller than the
+prompt plus the answer's tokens (a small LLM_CTX, a long question). Chat-template control tokens
+are not handled here: llm.prepare_messages cleans every message of every prompt in one place.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from llm_fallback.config import load_settings
 from llm_fallback.lang import Lang
-from llm_fallback.llm import Message
+from llm_fallback.llm import ContextOverflow, Message
 from llm_fallback.tokenize import tokenize
 
 if TYPE_CHECKING:
@@ -33,6 +36,8 @@ _LABELS = {"zh": ("笔记片段", "问题"), "en": ("Passages", "Question")}
 # Character budgets: the best passage gets the most room; Chinese runs ~1.4 characters per token.
 PASSAGE_BUDGETS = (160, 70)
 EXTRACT_BUDGET = 240
+# Below this a passage says too little to ground an answer: past it the caller quotes the notes.
+MIN_PASSAGE_CHARS = 24
 
 _SENTENCE_END = re.compile(r"(?<=[。！？；!?;])|\n+|(?<=[.!?])\s+(?=[A-Z\u4e00-\u9fff])")
 _MARKUP = re.compile(r"^[\s#>*\-+|`]+|(?:\*\*|__|`)|\s+$")
@@ -101,3 +106,29 @@ def build_messages(question: str, passages: Sequence[Passage], lang: Lang) -> li
     )
     user = f"{passages_label}:\n{numbered}\n\n{question_label}: {question}\n{_ANSWER_IN[lang]}"
     return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": user}]
+
+
+def fit_messages(question: str, passages: Sequence[Passage], lang: Lang,
+                 overflow: Callable[[list[Message]], int]) -> list[Message]:
+    """The prompt, with passages dropped (last first) and the best one shortened until `overflow`
+    (tokens over the context window, see LLM.overflow) is 0. Raises ContextOverflow when even a
+    short passage does not fit beside the question; the caller then answers extractively.
+
+    Counting is cheap next to generation (tokenising a few hundred characters), so the usual case,
+    a prompt that fits, costs one count."""
+    kept = list(passages)
+    while True:
+        messages = build_messages(question, kept, lang)
+        excess = overflow(messages)
+        if not excess:
+            return messages
+        if len(kept) > 1:
+            kept.pop()
+            continue
+        text = kept[0].text.rstrip("…")
+        if len(text) <= MIN_PASSAGE_CHARS:
+            raise ContextOverflow(f"the question leaves no room for a passage ({excess} tokens over)")
+        # Chinese runs ~1.4 characters per token, English ~4: cutting twice the excess in characters
+        # fits in one or two more counts and cuts at most a few characters more than needed.
+        keep = max(MIN_PASSAGE_CHARS, len(text) - max(2 * excess, 8))
+        kept[0] = replace(kept[0], text=text[:keep].rstrip() + "…")

@@ -4,6 +4,11 @@ The checks are deliberately lexical: they run in microseconds, never reach the m
 framing of a request (role-play, "for a novel", "my late grandmother used to…") does not change the
 topic words they look for. The notes ship redacted anyway; refusing credential questions outright
 keeps the bot from even describing where a secret sits.
+
+The harm check guards three places, because the notes themselves quote a role-play jailbreak: the
+question (`check_request`), each retrieved passage before it reaches a prompt or a quote, and the
+generated reply (`is_harmful`). Chat-template control tokens are neutralised in every message
+before any prompt is rendered (`neutralise_control_tokens`, called by llm.py).
 """
 
 from __future__ import annotations
@@ -44,10 +49,19 @@ _HARMFUL_ZH = re.compile(
     r"|可卡因|制毒|勒索软件|勒索病毒|键盘记录器|恶意软件|木马程序|下毒|投毒|杀人|自制武器|制作武器"
 )
 # Attempts to turn passages or the question into instructions for the model.
+# "Jailbreak" and "system prompt" are also topics an LLM team asks about ("what is a jailbreak
+# prompt?", "系统提示词怎么写？"), so only the words used as commands count: switching modes, being
+# jailbroken, showing or dropping *your* system prompt. Questions about the concept go on, and the
+# harm checks on passages and reply keep a jailbreak the notes quote from being acted out.
 _INJECTION = re.compile(
     r"(?i)\bignore\s+(?:all\s+|the\s+)?(?:previous|prior|above|earlier)\s+(?:instructions|rules|prompts?)\b"
-    r"|\b(?:system\s+prompt|developer\s+mode|jailbreak|DAN\s+mode)\b"
-    r"|忽略(?:之前|以上|上面|前面)的?(?:所有)?(?:指令|指示|规则|提示)|系统提示词|越狱"
+    r"|\b(?:developer|jailbreak|jailbroken|DAN|god|unrestricted)\s+mode\b|\bdo\s+anything\s+now\b"
+    r"|\b(?:you\s+are|you're)\s+(?:now\s+)?(?:jailbroken|DAN|free\s+of\s+(?:all\s+)?(?:rules|restrictions))\b"
+    r"|\bjailbreak\s+(?:yourself|you|the\s+(?:bot|assistant|model))\b"
+    r"|\b(?:print|show|reveal|repeat|output|display|tell\s+me|give\s+me|what\s+is|what's|ignore|forget)"
+    r"\s+(?:me\s+)?(?:your|the\s+above|the\s+hidden|the\s+initial)\s+(?:system\s+)?(?:prompt|instructions)\b"
+    r"|忽略(?:之前|以上|上面|前面)的?(?:所有)?(?:指令|指示|规则|提示)|越狱模式|开发者模式|你(?:已经|已|现在)?(?:被)?越狱"
+    r"|(?:输出|显示|打印|告诉我|给我|重复|泄露|忽略|忘记)(?:一下)?你的(?:系统)?(?:提示词|指令|设定)"
 )
 
 _REPLIES: dict[Refusal, dict[Lang, str]] = {
@@ -78,9 +92,14 @@ class Verdict:
         return _REPLIES[self.reason][lang]
 
 
+def is_harmful(text: str) -> bool:
+    """Whether `text` names a topic whose instructions cause serious harm (question, passage or reply)."""
+    return bool(_HARMFUL_EN.search(text) or _HARMFUL_ZH.search(text))
+
+
 def check_request(question: str) -> Verdict | None:
     """A refusal verdict when the question must not reach retrieval or the LLM, else None."""
-    if _HARMFUL_EN.search(question) or _HARMFUL_ZH.search(question):
+    if is_harmful(question):
         return Verdict("harmful")
     if _CREDENTIAL.search(question):
         return Verdict("credential")
@@ -93,3 +112,31 @@ def filter_output(text: str) -> str:
     """The last filter on every reply: whatever slipped through (a key the user pasted, a model
     hallucinating a DSN) is redacted the same way the notes are."""
     return redact(text).text
+
+
+# Chat-template markers of the model families a GGUF or an OpenAI-compatible server may run: ChatML
+# and Qwen (<|im_start|>, <|endoftext|>, <|fim_prefix|> ...), Llama 3 and Phi (<|eot_id|>, <|end|>),
+# DeepSeek (fullwidth bars), Qwen's and Gemma's angle-bracket tokens, Llama 2 and Mistral's [INST].
+# llama.cpp renders the template and tokenises the result with special tokens parsed, so the same
+# text typed by a user or written in a note would otherwise become a real control token.
+_CONTROL_TOKEN = re.compile(
+    r"(?i)<\s*[|｜]\s*([^<>|｜\n]{0,64}?)\s*[|｜]\s*>"
+    r"|</?(tool_call|tool_response|think|start_of_turn|end_of_turn|s|bos|eos|pad|unk|mask)>"
+    r"|\[/?(INST|SYS|TOOL_CALLS|AVAILABLE_TOOLS|TOOL_RESULTS)\]|<</?(SYS)>>"
+)
+
+
+def _bare_name(match: re.Match[str]) -> str:
+    return next((g for g in match.groups() if g), " ")
+
+
+def neutralise_control_tokens(text: str) -> str:
+    """`text` with every chat-template marker replaced by its bare name (`<|endoftext|>` becomes
+    `endoftext`): a note that mentions a marker still reads sensibly, and a plain word is never a
+    control token in any template. Repeated until nothing matches, because removing one marker can
+    join the pieces around it into another (`<|im_<|x|>start|>`); every pass shortens the text."""
+    while True:
+        cleaned = _CONTROL_TOKEN.sub(_bare_name, text)
+        if cleaned == text:
+            return text
+        text = cleaned

@@ -4,18 +4,21 @@ through the intranet channel of the real Rasa server and the real action server.
 from __future__ import annotations
 
 import secrets
+import threading
 import uuid
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
 
+from channels import unavailable
 from channels.telegram_bridge import TEXTS
 from channels.telegram_format import CallbackStore, keyboard, split_text, utf16_len
 from tests.fake_bot_api import FakeBotApi
-from tests.servers import RasaServer, free_port, http_ok, telegram_bridge
+from tests.servers import RasaServer, free_port, http_ok, rasa_server, telegram_bridge
 
 ALLOWED_USERS = range(1001, 1020)
 GROUP = -100500
@@ -34,8 +37,9 @@ def first_text(rasa: RasaServer, message: str) -> str:
 
 
 def tracker_events(rasa: RasaServer, chat_id: int) -> list[dict]:
-    url = f"{rasa.url}/conversations/telegram-{chat_id}/tracker"
-    return requests.get(url, params={"include_events": "ALL"}, timeout=10).json().get("events") or []
+    # The intranet channel keeps a caller's conversations under its credential's name (conftest
+    # names the bridge's token "bridge"): `<credential>:<sender>`.
+    return rasa.tracker(f"bridge:telegram-{chat_id}").get("events") or []
 
 
 def user_messages(rasa: RasaServer, chat_id: int) -> list[dict]:
@@ -181,7 +185,10 @@ def test_reset_restarts_the_rasa_conversation(polling: tuple[FakeBotApi, Path], 
     api.push_message(1004, "hello")
     api.wait_sent(1004)
     api.push_message(1004, "/reset")
-    assert api.wait_sent(1004, 2)[-1].params["text"] == TEXTS["reset"]["en"]
+    # One confirmation: Rasa's own when its domain has one, else the bridge's.
+    confirmation = [m["text"] for m in rasa_says(rasa, "/restart") if m.get("text")] or [TEXTS["reset"]["en"]]
+    # The reply to "hello" came first.
+    assert [c.params["text"] for c in api.wait_sent(1004, 1 + len(confirmation))[1:]] == confirmation
     assert "restart" in [e["event"] for e in tracker_events(rasa, 1004)]
 
 
@@ -328,3 +335,82 @@ def test_a_wrong_service_token_is_a_graceful_reply_too(
     assert reply.params["text"] == TEXTS["unavailable"]["en"]
     assert "status 401" in log.read_text()
     assert user_messages(rasa, 1013) == []
+
+
+@pytest.mark.servers
+@pytest.mark.parametrize(
+    ("chat_id", "message", "lang"),
+    [
+        (1014, "量化" * 1000, "zh-hans"),  # 2,000 characters: legal in Telegram, 6,000 UTF-8 bytes
+        (1015, "🚀" * 1100, "en"),  # 2,200 UTF-16 units, 4,400 bytes
+    ],
+)
+def test_an_over_long_message_is_refused_with_a_clear_word(
+    polling: tuple[FakeBotApi, Path], rasa: RasaServer, chat_id: int, message: str, lang: str
+) -> None:
+    api, log = polling
+    api.push_message(chat_id, message, language_code=lang)
+    (reply,) = api.wait_sent(chat_id)
+    size = len(message.encode("utf-8"))
+    assert size > 4096 and utf16_len(message) <= 4096
+    expected = TEXTS["too_long"]["zh" if lang.startswith("zh") else "en"].format(n=size, limit=4096)
+    assert reply.params["text"] == expected
+    assert user_messages(rasa, chat_id) == []  # refused by the bridge, not by the webhook
+    assert f"telegram message too long chat={chat_id} bytes={size}" in log.read_text()
+    assert message[:50] not in log.read_text()
+
+
+class _SaysNothing(BaseHTTPRequestHandler):
+    """An intranet webhook that accepts every message and answers an empty list."""
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.end_headers()
+        self.wfile.write(b"[]")
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@pytest.mark.servers
+def test_an_empty_reply_list_gets_a_retry_message(api: FakeBotApi, tmp_path: Path) -> None:
+    silent = ThreadingHTTPServer(("127.0.0.1", 0), _SaysNothing)
+    threading.Thread(target=silent.serve_forever, daemon=True).start()
+    env = bridge_env(api, f"http://127.0.0.1:{silent.server_port}", "any-token")
+    try:
+        with telegram_bridge(tmp_path, env, lambda: bool(api.calls_of("deleteWebhook")), "empty") as log:
+            api.push_message(1017, "What is continuous batching?", language_code="en")
+            (reply,) = api.wait_sent(1017)
+            api.push_message(1017, "/reset", language_code="en")  # silence is Rasa's normal answer here
+            assert api.wait_sent(1017, 2)[-1].params["text"] == TEXTS["reset"]["en"]
+    finally:
+        silent.shutdown()
+        silent.server_close()
+    assert reply.params["text"] == TEXTS["no_reply"]["en"]
+    assert "rasa sent no reply chat=1017" in log.read_text()
+
+
+@pytest.fixture(scope="module")
+def rasa_without_actions(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RasaServer]:
+    """A Rasa server whose action endpoint is a closed port, as when the action server is down."""
+    workdir = tmp_path_factory.mktemp("no-actions")
+    env = {"INTRANET_TOKENS": f"bridge:{secrets.token_hex(16)}"}
+    closed = f"http://127.0.0.1:{free_port()}"
+    with rasa_server(workdir, closed, f"sqlite:///{workdir / 'tracker.db'}", env=env) as server:
+        yield server
+
+
+@pytest.mark.servers
+def test_action_server_down_is_never_silence(
+    api: FakeBotApi, rasa_without_actions: RasaServer, tmp_path: Path
+) -> None:
+    server = rasa_without_actions
+    env = bridge_env(api, server.url, server.intranet_tokens[0])
+    with telegram_bridge(tmp_path, env, lambda: bool(api.calls_of("deleteWebhook")), "noactions"):
+        api.push_message(1016, "QLoRA 是怎么节省显存的？", language_code="zh-hans")
+        (reply,) = api.wait_sent(1016)
+    # Rasa answers nothing when a custom action fails; the intranet channel or the bridge says so.
+    retry_texts = {TEXTS["no_reply"]["zh"], *(unavailable.UNAVAILABLE.values())}
+    assert reply.params["text"] in retry_texts, reply.params["text"]
