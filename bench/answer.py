@@ -26,12 +26,12 @@ from pathlib import Path
 
 import yaml
 
-from llm_fallback.answer import Answer, answer_question
+from llm_fallback.answer.pipeline import Answer, answer_question
 from llm_fallback.config import PROJECT_ROOT, load_settings
-from llm_fallback.llm import LLM, SEED, LlamaCppBackend, Message, Pieces
-from llm_fallback.model import DEFAULT_MODEL, MODELS, prepare
-from llm_fallback.redact import redact
-from llm_fallback.retrieve import get_retriever
+from llm_fallback.knowledge.retrieve import get_retriever
+from llm_fallback.llm.model import DEFAULT_MODEL, MODELS, prepare
+from llm_fallback.llm.service import LLM, SEED, LlamaCppBackend, Message, Pieces
+from llm_fallback.text.redact import redact
 
 DEV = PROJECT_ROOT.parent / "shared" / "eval" / "dev.yml"
 RAW_NOTES = PROJECT_ROOT.parent / "shared" / "notes"

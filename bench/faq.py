@@ -24,8 +24,8 @@ from pathlib import Path
 import yaml
 
 from llm_fallback.config import PROJECT_ROOT, load_settings
-from llm_fallback.faq_match import get_faq_matcher
-from llm_fallback.faq_review import counts, read_yaml
+from llm_fallback.faq.match import get_faq_matcher
+from llm_fallback.faq.review import counts, read_yaml
 from tests.servers import action_server, rasa_server
 
 PARAPHRASES = PROJECT_ROOT / "tests" / "faq_paraphrases.yml"

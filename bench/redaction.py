@@ -6,7 +6,7 @@ Per-line cost of ``redact()`` in microseconds, median and p95 over the lines, on
 corpus (tests/redaction_corpus.py) and on every non-empty line of the notes (each line timed
 ``--repeat`` times in 5 batches; the best batch mean counts), plus the cost of redacting each note
 as one text. The redactor as committed at ``--baseline`` (read with ``git show
-REV:llm_fallback/redact.py`` into a temporary file, never kept; once the new redactor is committed,
+REV:llm_fallback/text/redact.py`` into a temporary file, never kept; once the new redactor is committed,
 pass the commit before it) runs side by side with the working copy, with each one's recall and
 false positives on the corpus. Nothing from the notes is printed: only counts and timings.
 """
@@ -28,7 +28,7 @@ from types import ModuleType
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from llm_fallback import redact as new_module  # noqa: E402 - after the path set-up above
+from llm_fallback.text import redact as new_module  # noqa: E402 - after the path set-up above
 from tests.redaction_corpus import LOOK_ALIKES, SECRETS  # noqa: E402
 
 Redact = Callable[[str], object]
@@ -37,7 +37,7 @@ Redact = Callable[[str], object]
 def load_baseline(rev: str) -> ModuleType | None:
     """redact.py as committed at ``rev``, imported from a temporary file (None without git)."""
     try:
-        source = subprocess.run(["git", "show", f"{rev}:llm_fallback/redact.py"], cwd=ROOT, check=True,
+        source = subprocess.run(["git", "show", f"{rev}:llm_fallback/text/redact.py"], cwd=ROOT, check=True,
                                 capture_output=True, text=True).stdout
     except (OSError, subprocess.CalledProcessError):
         return None

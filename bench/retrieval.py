@@ -34,13 +34,13 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from llm_fallback.calibration import evidence_rank  # noqa: E402 - after the path set-up above
-from llm_fallback.chunk import Chunk  # noqa: E402
 from llm_fallback.config import load_settings  # noqa: E402
-from llm_fallback.embed import DIM, get_embedder  # noqa: E402
-from llm_fallback.retrieve import Retriever  # noqa: E402
-from llm_fallback.store import build_index, load_index  # noqa: E402
-from llm_fallback.tokenize import tokenize  # noqa: E402
+from llm_fallback.knowledge.calibrate import evidence_rank  # noqa: E402 - after the path set-up above
+from llm_fallback.knowledge.chunk import Chunk  # noqa: E402
+from llm_fallback.knowledge.embed import DIM, get_embedder  # noqa: E402
+from llm_fallback.knowledge.retrieve import Retriever  # noqa: E402
+from llm_fallback.knowledge.store import build_index, load_index  # noqa: E402
+from llm_fallback.text.tokenize import tokenize  # noqa: E402
 
 PG_URL = "postgresql://postgres@127.0.0.1:5432/test"
 

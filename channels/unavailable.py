@@ -15,7 +15,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
-from llm_fallback.lang import detect_lang
+from llm_fallback.text.lang import detect_lang
 
 if TYPE_CHECKING:  # the texts are also read where Rasa is not installed (the bridge, tests)
     from rasa.core.channels.channel import UserMessage

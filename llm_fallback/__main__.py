@@ -2,6 +2,6 @@
 
 import sys
 
-from llm_fallback.cli import main
+from llm_fallback.cli.main import main
 
 sys.exit(main())

@@ -1,6 +1,6 @@
 """Secrets people paste, kept out of the copies the servers make of their messages.
 
-The redactor (llm_fallback/redact.py) recognises a credential by its context: "密码是 Zx9…",
+The redactor (llm_fallback/text/redact.py) recognises a credential by its context: "密码是 Zx9…",
 "PGPASSWORD=…". NLU then copies the bare value into an entity, a slot and, at DEBUG, into log
 lines ("model_size: Zx9…") where that context is gone, and structured log lines escape Chinese
 (`\\u5bc6\\u7801`), hiding it again. So the values found in a message are remembered for a while
@@ -15,7 +15,7 @@ import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
-from llm_fallback.redact import MARK, redact
+from llm_fallback.text.redact import MARK, redact
 
 # Shorter pieces would blank out ordinary words wherever they occur.
 MIN_CHARS = 6

@@ -10,7 +10,7 @@ from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.actions import UNAVAILABLE, ActionAnswerFromNotes, ValidateSlotMappings
-from llm_fallback.safety import Verdict
+from llm_fallback.answer.safety import Verdict
 
 
 def tracker_for(text: str) -> Tracker:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from llm_fallback.lang import detect_lang
+from llm_fallback.text.lang import detect_lang
 from tests.servers import ROOT, RasaServer
 
 pytestmark = pytest.mark.servers

@@ -17,11 +17,11 @@ import yaml
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.actions import ActionAnswerFromNotes
-from llm_fallback.answer import compose_reply
+from llm_fallback.answer.pipeline import compose_reply
 from llm_fallback.config import PROJECT_ROOT, load_settings
-from llm_fallback.faq_check import duplicate_of, unsupported_reason
-from llm_fallback.faq_generate import SYSTEM, Draft, check, generate, parse
-from llm_fallback.faq_match import (
+from llm_fallback.faq.checks import duplicate_of, unsupported_reason
+from llm_fallback.faq.generate import SYSTEM, Draft, check, generate, parse
+from llm_fallback.faq.match import (
     PARAMS_PATH,
     MatchParams,
     _load_matcher,
@@ -29,13 +29,13 @@ from llm_fallback.faq_match import (
     get_faq_matcher,
     source_hit,
 )
-from llm_fallback.faq_review import export_yaml, import_yaml
-from llm_fallback.faq_store import list_pairs
-from llm_fallback.faq_sync import sync
-from llm_fallback.lang import detect_lang
-from llm_fallback.llm import LLM, LlamaCppBackend, Pieces
-from llm_fallback.model import prepare
-from llm_fallback.store import build_index, load_index
+from llm_fallback.faq.review import export_yaml, import_yaml
+from llm_fallback.faq.store import list_pairs
+from llm_fallback.faq.sync import sync
+from llm_fallback.knowledge.store import build_index, load_index
+from llm_fallback.llm.model import prepare
+from llm_fallback.llm.service import LLM, LlamaCppBackend, Pieces
+from llm_fallback.text.lang import detect_lang
 from tests.servers import action_server, base_env, rasa_server
 from tests.test_actions import tracker_for
 
@@ -179,7 +179,7 @@ def test_checks_name_unsupported_terms_redaction_and_duplicates() -> None:
     assert unsupported_reason("用 vLLM 吗？", "用 vLLM 部署。", "Use vLLM?", "Use vLLM.", chunk) == \
         "unsupported: term vLLM"
     draft = Draft("What is the ssh password?", "It is [REDACTED].", "ssh 密码是什么？", "密码是 [REDACTED]。")
-    from llm_fallback.chunk import Chunk
+    from llm_fallback.knowledge.chunk import Chunk
 
     assert check(draft, Chunk("a.md", ("部署",), 1, 3, chunk, "h")).startswith("redacted")
     v = np.eye(2, 512, dtype=np.float32)
@@ -304,7 +304,7 @@ def test_a_store_made_before_paraphrases_existed_is_upgraded_in_place(tmp_path: 
                      "reason TEXT, retired BOOLEAN, vectors BLOB, vector_model VARCHAR(100))")
         conn.execute("INSERT INTO faq_pairs VALUES ('k1', 'h', 'a.md', 'H', 1, 2, 0, '问？', '答。', 'Q?', "
                      "'A.', 'approved', '', 0, ?, 'm')", (np.zeros((2, 512), np.float32).tobytes(),))
-    from llm_fallback.faq_store import open_store
+    from llm_fallback.faq.store import open_store
 
     open_store(f"sqlite:///{path}").dispose()
     [pair] = list_pairs(f"sqlite:///{path}")
@@ -312,7 +312,7 @@ def test_a_store_made_before_paraphrases_existed_is_upgraded_in_place(tmp_path: 
 
 
 def test_paraphrases_from_the_real_model_are_checked_and_stored(seeded, small_backend) -> None:
-    from llm_fallback.faq_paraphrase import paraphrase
+    from llm_fallback.faq.paraphrase import paraphrase
 
     report = paraphrase(seeded["db"], llm=llm_of(small_backend), limit=2, progress=False)
     assert (report.pairs, report.paraphrased, report.failed) == (3, 2, 0)
@@ -326,7 +326,7 @@ def test_paraphrases_from_the_real_model_are_checked_and_stored(seeded, small_ba
 
 
 def test_paraphrase_checks_drop_wrong_language_copies_and_ambiguous_ones() -> None:
-    from llm_fallback.faq_paraphrase import closer_to_other, drop_reason, parse_lines
+    from llm_fallback.faq.paraphrase import closer_to_other, drop_reason, parse_lines
 
     assert parse_lines("好的：\n1. 第一个问题？\n2) Second one?\n- 第三个\n没有编号") == \
         ["第一个问题？", "Second one?", "第三个"]
@@ -362,7 +362,7 @@ def test_the_action_answers_a_faq_with_its_source_and_without_the_llm(seeded, mo
     def no_llm(*args, **kwargs):
         raise AssertionError("a FAQ answer must not reach the notes pipeline")
 
-    monkeypatch.setattr("llm_fallback.faq_match.answer_question", no_llm)
+    monkeypatch.setattr("llm_fallback.routing.answer_question", no_llm)
     pair = next(p for p in get_faq_matcher(load_settings()).pairs if p.file == "train.md")
     dispatcher = CollectingDispatcher()
     asyncio.run(ActionAnswerFromNotes().run(dispatcher, tracker_for(pair.q_en), {}))
@@ -426,8 +426,8 @@ def test_faq_question_and_its_paraphrase_in_the_other_language_end_to_end(faq_ra
 PARAPHRASES = PROJECT_ROOT / "tests" / "faq_paraphrases.yml"
 MIN_SHIPPED = 150
 # Measured on the held-out file (written after the design was fixed, deduplicated against the dev
-# questions) with the fitted scorer (faq_match_params.json, threshold 0.97 from
-# llm_fallback/faq_dev_questions.yml): the most probable pair is the right one for 48 of 55; at the
+# questions) with the fitted scorer (faq/match_params.json, threshold 0.97 from
+# llm_fallback/faq/dev_questions.yml): the most probable pair is the right one for 48 of 55; at the
 # threshold 23 of 55 are served by their pair and none by a wrong one (the rest fall through to the
 # notes answer), and 1 of 35 other questions is captured. The issue's 90 % routing target is not met;
 # these bounds guard regressions, the capture bound is the issue's.
@@ -468,10 +468,10 @@ def test_held_out_paraphrases_rank_their_pair_first_and_other_questions_fall_thr
 
 
 def test_the_shipped_scorer_is_the_fit_of_the_shipped_faq(shipped_matcher, tmp_path: Path) -> None:
-    """faq_match_params.json comes from `faq fit` on the shipped FAQ (no hand-set weights), and its
+    """faq/match_params.json comes from `faq fit` on the shipped FAQ (no hand-set weights), and its
     cross-validated mistakes on the dev questions stay under 5 %."""
     from llm_fallback.config import DEFAULT_CLINC
-    from llm_fallback.faq_fit import fit
+    from llm_fallback.faq.fit import fit
 
     out = tmp_path / "params.json"
     report = fit(shipped_matcher, DEFAULT_CLINC, out)

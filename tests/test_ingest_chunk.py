@@ -4,9 +4,9 @@ from pathlib import Path
 
 import pytest
 
-from llm_fallback.chunk import MAX_CHARS, chunk_note
-from llm_fallback.ingest import clean_heading, parse_blocks, read_notes
-from llm_fallback.tokenize import tokenize
+from llm_fallback.knowledge.chunk import MAX_CHARS, chunk_note
+from llm_fallback.knowledge.ingest import clean_heading, parse_blocks, read_notes
+from llm_fallback.text.tokenize import tokenize
 
 NOTE = """# 标题
 intro line

@@ -8,8 +8,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from llm_fallback.answer.prompt import Passage, build_messages, fit_messages
 from llm_fallback.config import Settings
-from llm_fallback.llm import (
+from llm_fallback.knowledge.retrieve import Hit
+from llm_fallback.llm.model import prepare
+from llm_fallback.llm.service import (
     LLM,
     ContextOverflow,
     LlamaCppBackend,
@@ -21,9 +24,6 @@ from llm_fallback.llm import (
     prepare_messages,
     until_stop,
 )
-from llm_fallback.model import prepare
-from llm_fallback.prompt import Passage, build_messages, fit_messages
-from llm_fallback.retrieve import Hit
 
 PROMPT = [{"role": "user", "content": "Reply with the single word: hello"}]
 

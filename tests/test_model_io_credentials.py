@@ -14,11 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from llm_fallback.answer import answer_question
-from llm_fallback.ingest import read_notes
-from llm_fallback.llm import LLM, LlamaCppBackend
-from llm_fallback.model import prepare
-from llm_fallback.redact import redact
+from llm_fallback.answer.pipeline import answer_question
+from llm_fallback.knowledge.ingest import read_notes
+from llm_fallback.llm.model import prepare
+from llm_fallback.llm.service import LLM, LlamaCppBackend
+from llm_fallback.text.redact import redact
 
 ORIGINALS = Path(__file__).resolve().parent.parent.parent / "shared" / "notes"
 

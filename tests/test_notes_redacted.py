@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from llm_fallback.ingest import read_notes
-from llm_fallback.redact import redact
+from llm_fallback.knowledge.ingest import read_notes
+from llm_fallback.text.redact import redact
 
 ROOT = Path(__file__).resolve().parent.parent
 ORIGINALS = ROOT.parent / "shared" / "notes"

@@ -13,14 +13,14 @@ import subprocess
 import sys
 import time
 import unicodedata
-from pathlib import Path
 
 import pytest
 
-from llm_fallback.redact import MARK, is_placeholder, redact
+from llm_fallback.config import PROJECT_ROOT
+from llm_fallback.text.redact import MARK, is_placeholder, redact
 from tests.redaction_corpus import LOOK_ALIKES, SECRETS, Secret
 
-REDACT_PY = Path(__file__).resolve().parent.parent / "llm_fallback" / "redact.py"
+REDACT_PY = PROJECT_ROOT / "llm_fallback" / "text" / "redact.py"
 
 # Credential-shaped values made up for these tests (not taken from any note).
 FAKE_KEY = "sk-" + "Tq7vLm2XpR9sKd4W" * 3
@@ -268,7 +268,7 @@ def test_module_is_pure_standard_library() -> None:
 
 def _python310() -> str | None:
     """The Rasa environment's interpreter, else a python3.10 on PATH that really runs."""
-    candidates = [str(REDACT_PY.parent.parent / ".venv-rasa" / "bin" / "python"), shutil.which("python3.10")]
+    candidates = [str(PROJECT_ROOT / ".venv-rasa" / "bin" / "python"), shutil.which("python3.10")]
     for candidate in filter(None, candidates):
         try:
             probe = subprocess.run([candidate, "-c", "import sys; print(sys.version_info[:2])"],

@@ -8,9 +8,9 @@ from typing import NoReturn
 import numpy as np
 import pytest
 
-from llm_fallback import retrieve
 from llm_fallback.config import Settings, load_settings
-from llm_fallback.retrieve import (
+from llm_fallback.knowledge import retrieve
+from llm_fallback.knowledge.retrieve import (
     Bm25,
     Hit,
     IndexNotBuiltError,
@@ -19,7 +19,7 @@ from llm_fallback.retrieve import (
     get_retriever,
     question_concepts,
 )
-from llm_fallback.store import build_index
+from llm_fallback.knowledge.store import build_index
 
 NOTES = Path(__file__).resolve().parent.parent / "notes"
 

@@ -2,8 +2,9 @@
 
 import pytest
 
-from llm_fallback.answer import answer_question
-from llm_fallback.safety import check_request, filter_output, is_harmful, neutralise_control_tokens
+from llm_fallback.answer.pipeline import answer_question
+from llm_fallback.answer.safety import check_request, filter_output, is_harmful
+from llm_fallback.llm.control_tokens import neutralise_control_tokens
 
 
 @pytest.mark.parametrize("question", [

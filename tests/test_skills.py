@@ -25,7 +25,7 @@ from actions.skills.skill_actions import (
     ActionLoraConfig,
     ActionQuantizationAdvice,
 )
-from llm_fallback.ingest import parse_blocks, read_notes
+from llm_fallback.knowledge.ingest import parse_blocks, read_notes
 from tests.servers import RasaServer
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 from sqlalchemy import create_engine, text
 
-from llm_fallback import store
-from llm_fallback.embed import get_embedder
-from llm_fallback.retrieve import Retriever
-from llm_fallback.store import StoreError, build_index, load_index
+from llm_fallback.knowledge import store
+from llm_fallback.knowledge.embed import get_embedder
+from llm_fallback.knowledge.retrieve import Retriever
+from llm_fallback.knowledge.store import StoreError, build_index, load_index
 
 PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 

@@ -18,7 +18,7 @@ from rasa_sdk.types import DomainDict
 
 from actions.skills import normalize
 from actions.skills.common import Lang, fmt_size
-from llm_fallback.lang import detect_lang
+from llm_fallback.text.lang import detect_lang
 
 logger = logging.getLogger(__name__)
 

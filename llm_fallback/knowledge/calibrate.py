@@ -23,8 +23,8 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from llm_fallback.fitted import write_fitted
-from llm_fallback.retrieve import FEATURES, PARAMS_PATH, Params, Retriever
+from llm_fallback.knowledge.fitted import write_fitted
+from llm_fallback.knowledge.retrieve import FEATURES, PARAMS_PATH, Params, Retriever
 
 QUESTIONS_PATH = Path(__file__).with_name("calibration_questions.yml")
 # The dense side keeps a floor: a question that shares no word with the notes (a paraphrase, the

@@ -9,8 +9,8 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
+from llm_fallback.cli.faq import add_faq_commands as _add_faq
 from llm_fallback.config import DEFAULT_CLINC, load_settings
-from llm_fallback.faq_cli import add_faq_commands as _add_faq
 
 
 class CliError(Exception):
@@ -18,7 +18,7 @@ class CliError(Exception):
 
 
 def _index(args: argparse.Namespace) -> None:
-    from llm_fallback.store import build_index
+    from llm_fallback.knowledge.store import build_index
 
     settings = load_settings()
     notes = Path(args.notes) if args.notes else settings.notes_dir
@@ -27,7 +27,7 @@ def _index(args: argparse.Namespace) -> None:
           f"(embedded {report.embedded}, reused {report.reused}, removed {report.removed} documents) "
           f"in {report.seconds:.1f} s, generation {report.generation}")
     if not args.no_faq:
-        from llm_fallback.faq_sync import sync
+        from llm_fallback.faq.sync import sync
 
         synced = sync(args.db or settings.db_url, settings.faq_file)
         if synced.imported:
@@ -40,7 +40,7 @@ def _index(args: argparse.Namespace) -> None:
 
 
 def _search(args: argparse.Namespace) -> None:
-    from llm_fallback.retrieve import get_retriever
+    from llm_fallback.knowledge.retrieve import get_retriever
 
     settings = load_settings()
     if args.db:
@@ -60,8 +60,8 @@ def _search(args: argparse.Namespace) -> None:
 
 
 def _redact(args: argparse.Namespace) -> None:
-    from llm_fallback.ingest import read_notes
-    from llm_fallback.redact import redact
+    from llm_fallback.knowledge.ingest import read_notes
+    from llm_fallback.text.redact import redact
 
     source, target = Path(args.in_dir), Path(args.out_dir)
     if source.resolve() == target.resolve():
@@ -80,9 +80,9 @@ def _redact(args: argparse.Namespace) -> None:
 
 
 def _calibrate(args: argparse.Namespace) -> None:
-    from llm_fallback.calibration import calibrate, clinc_out_of_scope, load_questions
-    from llm_fallback.retrieve import PARAMS_PATH, Params, Retriever
-    from llm_fallback.store import load_index
+    from llm_fallback.knowledge.calibrate import calibrate, clinc_out_of_scope, load_questions
+    from llm_fallback.knowledge.retrieve import PARAMS_PATH, Params, Retriever
+    from llm_fallback.knowledge.store import load_index
 
     settings = load_settings()
     stored = load_index(args.db or settings.db_url)
@@ -104,7 +104,7 @@ def _calibrate(args: argparse.Namespace) -> None:
 
 
 def _ask(args: argparse.Namespace) -> None:
-    from llm_fallback.answer import ask_command
+    from llm_fallback.routing import ask_command
 
     print(ask_command(args.question, as_json=args.json))
 
@@ -146,9 +146,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from llm_fallback.faq_cli import FaqCliError
-    from llm_fallback.retrieve import IndexNotBuiltError
-    from llm_fallback.store import StoreError
+    from llm_fallback.cli.faq import FaqCliError
+    from llm_fallback.knowledge.retrieve import IndexNotBuiltError
+    from llm_fallback.knowledge.store import StoreError
 
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, stream=sys.stderr,

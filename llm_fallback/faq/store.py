@@ -22,8 +22,8 @@ from sqlalchemy import Boolean, Engine, Integer, LargeBinary, String, Text, insp
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from llm_fallback.embed import DIM, MODEL_NAME, get_embedder
-from llm_fallback.store import Base, StoreError, make_engine, transaction, unavailable
+from llm_fallback.knowledge.embed import DIM, MODEL_NAME, get_embedder
+from llm_fallback.knowledge.store import Base, StoreError, make_engine, transaction, unavailable
 
 Status = Literal["proposed", "approved", "rejected", "edited"]
 STATUSES: tuple[Status, ...] = ("proposed", "approved", "rejected", "edited")

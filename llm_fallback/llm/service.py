@@ -28,8 +28,8 @@ from pathlib import Path
 from typing import Protocol
 
 from llm_fallback.config import Settings, load_settings
-from llm_fallback.model import DEFAULT_MODEL, is_prepared, model_file
-from llm_fallback.safety import neutralise_control_tokens
+from llm_fallback.llm.control_tokens import neutralise_control_tokens
+from llm_fallback.llm.model import DEFAULT_MODEL, is_prepared, model_file
 
 log = logging.getLogger(__name__)
 
@@ -263,7 +263,7 @@ def make_backend(settings: Settings) -> Backend:
     elif is_prepared(DEFAULT_MODEL, settings.var_dir):
         path = model_file(DEFAULT_MODEL, settings.var_dir)
     else:
-        raise LLMError("no local model: run `python -m llm_fallback.model prepare` or set LLM_MODEL_PATH")
+        raise LLMError("no local model: run `python -m llm_fallback.llm.model prepare` or set LLM_MODEL_PATH")
     if not path.exists():
         raise LLMError(f"LLM_MODEL_PATH does not exist: {path}")
     log.info("loading %s model %s", name, path.name)

@@ -16,8 +16,7 @@ from pathlib import Path
 import yaml
 from sqlalchemy import select
 
-from llm_fallback.embed import MODEL_NAME
-from llm_fallback.faq_store import (
+from llm_fallback.faq.store import (
     STATUSES,
     FaqPairRow,
     Pair,
@@ -31,7 +30,8 @@ from llm_fallback.faq_store import (
     to_pair,
     write_meta,
 )
-from llm_fallback.store import StoreError, transaction
+from llm_fallback.knowledge.embed import MODEL_NAME
+from llm_fallback.knowledge.store import StoreError, transaction
 
 FILE_VERSION = 1
 _HEADER = """\

@@ -1,4 +1,4 @@
-"""Fitted parameter files (retrieval_params.json, faq_match_params.json).
+"""Fitted parameter files (retrieval_params.json, faq/match_params.json).
 
 Each is JSON with the list of features its coefficients belong to, so a file fitted on other
 features is refused with the command that refits it, instead of being read with shifted weights.

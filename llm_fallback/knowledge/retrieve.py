@@ -21,12 +21,12 @@ from pathlib import Path
 import numpy as np
 from scipy import sparse
 
-from llm_fallback.chunk import Chunk
 from llm_fallback.config import Settings, load_settings
-from llm_fallback.embed import get_embedder
-from llm_fallback.fitted import load_params
-from llm_fallback.store import load_index
-from llm_fallback.tokenize import tokenize, translate_terms
+from llm_fallback.knowledge.chunk import Chunk
+from llm_fallback.knowledge.embed import get_embedder
+from llm_fallback.knowledge.fitted import load_params
+from llm_fallback.knowledge.store import load_index
+from llm_fallback.text.tokenize import tokenize, translate_terms
 
 log = logging.getLogger(__name__)
 

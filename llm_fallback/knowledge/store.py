@@ -37,10 +37,10 @@ from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 from tqdm import tqdm
 
-from llm_fallback.chunk import MAX_CHARS, MIN_CHARS, Chunk, chunk_note
-from llm_fallback.embed import DIM, MODEL_NAME, get_embedder
-from llm_fallback.ingest import read_notes
-from llm_fallback.redact import redact
+from llm_fallback.knowledge.chunk import MAX_CHARS, MIN_CHARS, Chunk, chunk_note
+from llm_fallback.knowledge.embed import DIM, MODEL_NAME, get_embedder
+from llm_fallback.knowledge.ingest import read_notes
+from llm_fallback.text.redact import redact
 
 log = logging.getLogger(__name__)
 

@@ -24,10 +24,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from tqdm import tqdm
 
-from llm_fallback.chunk import Chunk
 from llm_fallback.config import Settings, load_settings
-from llm_fallback.faq_check import duplicate_of, language_reason, redacted_reason, unsupported_reason
-from llm_fallback.faq_store import (
+from llm_fallback.faq.checks import duplicate_of, language_reason, redacted_reason, unsupported_reason
+from llm_fallback.faq.store import (
     FaqChunkRow,
     FaqPairRow,
     Pair,
@@ -38,10 +37,11 @@ from llm_fallback.faq_store import (
     row_vectors,
     write_meta,
 )
-from llm_fallback.faq_sync import evidence, reconcile
-from llm_fallback.llm import LLM, LLMBusy, LLMError, Message, get_llm
-from llm_fallback.retrieve import IndexNotBuiltError
-from llm_fallback.store import load_index, transaction
+from llm_fallback.faq.sync import evidence, reconcile
+from llm_fallback.knowledge.chunk import Chunk
+from llm_fallback.knowledge.retrieve import IndexNotBuiltError
+from llm_fallback.knowledge.store import load_index, transaction
+from llm_fallback.llm.service import LLM, LLMBusy, LLMError, Message, get_llm
 
 log = logging.getLogger(__name__)
 

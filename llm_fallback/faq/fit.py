@@ -1,6 +1,6 @@
 """Fit the FAQ matcher's scorer (``python -m llm_fallback faq fit``) on people's questions.
 
-The examples are ``faq_dev_questions.yml``: rewordings of served FAQ questions, each naming its
+The examples are ``faq/dev_questions.yml``: rewordings of served FAQ questions, each naming its
 pair, and questions the FAQ must not answer (near misses on the notes' topics and everyday
 requests), plus a sample of CLINC150's out-of-scope queries as more everyday requests. For each
 question the matcher's candidates are examples: the question's own pair is a positive, every other
@@ -12,7 +12,7 @@ The threshold is chosen on cross-validated probabilities, so each question is sc
 fitted without it: the one that serves the most FAQ rewordings right while at most 5 % of them get
 a wrong pair and at most 5 % of the not-FAQ questions get a FAQ answer (smoothed counts), because
 a wrong FAQ answer costs more than falling through to the notes answer. The saved coefficients are
-then fitted on every example. The result goes to faq_match_params.json with the cross-validated
+then fitted on every example. The result goes to faq/match_params.json with the cross-validated
 figures. Nothing here reads tests/faq_paraphrases.yml.
 """
 
@@ -24,8 +24,8 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from llm_fallback.calibration import clinc_out_of_scope, fit_logistic
-from llm_fallback.faq_match import PARAMS_PATH, FaqMatcher, MatchParams
+from llm_fallback.faq.match import PARAMS_PATH, FaqMatcher, MatchParams
+from llm_fallback.knowledge.calibrate import clinc_out_of_scope, fit_logistic
 
 # A wrong FAQ answer is worse than the notes answer: the threshold keeps both kinds of mistake
 # under the issue's 5 % bound for captured questions.
@@ -33,7 +33,7 @@ MAX_WRONG = 0.05
 MAX_CAPTURED = 0.05
 FOLDS = 5
 SEED = 11
-DEV_QUESTIONS = Path(__file__).with_name("faq_dev_questions.yml")
+DEV_QUESTIONS = Path(__file__).with_name("dev_questions.yml")
 
 
 @dataclass(frozen=True)

@@ -24,13 +24,13 @@ import numpy as np
 from sqlalchemy import select
 from tqdm import tqdm
 
-from llm_fallback.answer import unsupported_numbers
 from llm_fallback.config import Settings, load_settings
-from llm_fallback.embed import get_embedder
-from llm_fallback.faq_store import SERVED, FaqPairRow, open_store, row_vectors, set_paraphrases
-from llm_fallback.lang import detect_lang
-from llm_fallback.llm import LLM, LLMBusy, LLMError, Message, get_llm
-from llm_fallback.store import transaction
+from llm_fallback.faq.store import SERVED, FaqPairRow, open_store, row_vectors, set_paraphrases
+from llm_fallback.knowledge.embed import get_embedder
+from llm_fallback.knowledge.store import transaction
+from llm_fallback.llm.service import LLM, LLMBusy, LLMError, Message, get_llm
+from llm_fallback.text.grounding import unsupported_numbers
+from llm_fallback.text.lang import detect_lang
 
 log = logging.getLogger(__name__)
 

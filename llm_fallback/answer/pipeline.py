@@ -14,7 +14,6 @@ this" would be untrue, and the section's heading alone would point at it.
 from __future__ import annotations
 
 import functools
-import json
 import logging
 import re
 import time
@@ -22,10 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
-from llm_fallback.config import load_settings
-from llm_fallback.lang import Lang, detect_lang, is_in_lang
-from llm_fallback.llm import LLM, GenerationResult, LLMBusy, LLMError, get_llm
-from llm_fallback.prompt import (
+from llm_fallback.answer.prompt import (
     EXTRACT_BUDGET,
     Passage,
     best_sentences,
@@ -33,17 +29,18 @@ from llm_fallback.prompt import (
     select_passages,
     terms,
 )
-from llm_fallback.redact import redact
-from llm_fallback.retrieve import Hit, get_retriever
-from llm_fallback.safety import Verdict, check_request, filter_output, is_harmful
+from llm_fallback.answer.safety import Verdict, check_request, filter_output, is_harmful
+from llm_fallback.config import load_settings
+from llm_fallback.knowledge.retrieve import Hit, get_retriever
+from llm_fallback.llm.service import LLM, GenerationResult, LLMBusy, LLMError, get_llm
+from llm_fallback.text.grounding import unsupported_numbers
+from llm_fallback.text.lang import Lang, detect_lang, is_in_lang
+from llm_fallback.text.redact import redact
 
 log = logging.getLogger(__name__)
 
 Route = Literal["answer", "extractive", "not_covered", "refused", "faq"]
 
-_NUMBER = re.compile(r"\d+(?:\.\d+)?")
-_THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}\b)")
-_LIST_MARK = re.compile(r"(?m)^\s*\d+[.、)]\s+")  # "1. " enumerates, it claims nothing
 _CITATION = re.compile(r"\s*\[\d+(?:\s*[,，]\s*\d+)*\]")
 
 _TEXTS: dict[str, dict[Lang, str]] = {
@@ -89,16 +86,6 @@ class Answer:
 def busy_reply(question: str) -> str:
     """What to tell the user when `answer_question` raised LLMBusy."""
     return _TEXTS["busy"][detect_lang(question)]
-
-
-def _normalise_numbers(text: str) -> list[str]:
-    return _NUMBER.findall(_THOUSANDS.sub("", text))
-
-
-def unsupported_numbers(answer: str, evidence: str) -> list[str]:
-    """Numbers in the answer that appear nowhere in the evidence (for answers: the passages only)."""
-    allowed = set(_normalise_numbers(evidence))
-    return [n for n in _normalise_numbers(_LIST_MARK.sub("", answer)) if n not in allowed]
 
 
 def _clean(text: str) -> str:
@@ -212,14 +199,3 @@ def answer_question(question: str, retriever: Retriever | None = None, llm: LLM 
         best = passages[0]
         return done(_extract(best, question, lang), "extractive", [best.hit], generation)
     return done(text, "answer", [p.hit for p in _used_passages(text, passages)], generation)
-
-
-def ask_command(question: str, as_json: bool = False) -> str:
-    """What `python -m llm_fallback ask` prints: the reply text, or the JSON record. Like the bot, a
-    confident FAQ match answers first.
-
-    A one-shot process is the model's only user, so LLMBusy cannot happen here."""
-    from llm_fallback.faq_match import faq_or_notes  # faq_match builds on this module
-
-    result = faq_or_notes(question)
-    return json.dumps(result.to_json(), ensure_ascii=False, indent=2) if as_json else result.text

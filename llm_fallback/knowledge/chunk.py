@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING
 
-from llm_fallback.ingest import Block, parse_blocks
+from llm_fallback.knowledge.ingest import Block, parse_blocks
 
 if TYPE_CHECKING:
     from spacy.language import Language

@@ -16,12 +16,12 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from llm_fallback.config import load_settings
-from llm_fallback.lang import Lang
-from llm_fallback.llm import ContextOverflow, Message
-from llm_fallback.tokenize import tokenize
+from llm_fallback.llm.service import ContextOverflow, Message
+from llm_fallback.text.lang import Lang
+from llm_fallback.text.tokenize import tokenize
 
 if TYPE_CHECKING:
-    from llm_fallback.retrieve import Hit
+    from llm_fallback.knowledge.retrieve import Hit
 
 SYSTEM = (
     "You answer questions from a team's notes. Rules:\n"

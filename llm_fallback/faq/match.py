@@ -25,10 +25,10 @@ from pathlib import Path
 import numpy as np
 from sqlalchemy import select
 
-from llm_fallback.answer import Answer, answer_question, compose_reply
+from llm_fallback.answer.pipeline import Answer, compose_reply
+from llm_fallback.answer.safety import check_request
 from llm_fallback.config import Settings, load_settings
-from llm_fallback.embed import DIM, MODEL_NAME, get_embedder
-from llm_fallback.faq_store import (
+from llm_fallback.faq.store import (
     SERVED,
     FaqPairRow,
     Pair,
@@ -37,17 +37,17 @@ from llm_fallback.faq_store import (
     row_paraphrase_vectors,
     to_pair,
 )
-from llm_fallback.fitted import load_params, write_fitted
-from llm_fallback.lang import Lang, detect_lang
-from llm_fallback.redact import redact
-from llm_fallback.retrieve import Bm25, Hit, query_terms, question_concepts
-from llm_fallback.safety import check_request
-from llm_fallback.store import make_engine, transaction
-from llm_fallback.tokenize import tokenize
+from llm_fallback.knowledge.embed import DIM, MODEL_NAME, get_embedder
+from llm_fallback.knowledge.fitted import load_params, write_fitted
+from llm_fallback.knowledge.retrieve import Bm25, Hit, query_terms, question_concepts
+from llm_fallback.knowledge.store import make_engine, transaction
+from llm_fallback.text.lang import Lang, detect_lang
+from llm_fallback.text.redact import redact
+from llm_fallback.text.tokenize import tokenize
 
 log = logging.getLogger(__name__)
 
-PARAMS_PATH = Path(__file__).with_name("faq_match_params.json")
+PARAMS_PATH = Path(__file__).with_name("match_params.json")
 FEATURES = ("bm25", "coverage", "lead", "cosine", "shared_terms", "unmatched_names", "unanswered_quantity")
 CANDIDATES = 5
 # BM25 weight of the glossary translations of a question's terms (1 for its own terms).
@@ -248,15 +248,3 @@ def faq_answer(question: str, matcher: FaqMatcher | None = None) -> Answer | Non
     log.info("answer route=faq lang=%s key=%s score=%.3f latency_ms=%d", lang, found.pair.key, found.score,
              latency_ms)
     return Answer(text, "faq", (hit,), latency_ms, None, 0)
-
-
-def faq_or_notes(question: str) -> Answer:
-    """What the assistant answers: a confident FAQ match at once (no LLM), else the notes answer.
-
-    A broken FAQ store must not take the notes answer down with it: log and fall through."""
-    try:
-        found = faq_answer(question)
-    except Exception:
-        log.exception("faq lookup failed; answering from the notes")
-        found = None
-    return found or answer_question(question)

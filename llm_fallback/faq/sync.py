@@ -13,11 +13,11 @@ from pathlib import Path
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from llm_fallback.answer import unsupported_numbers
-from llm_fallback.chunk import Chunk
-from llm_fallback.faq_review import ImportReport, import_if_changed
-from llm_fallback.faq_store import SERVED, FaqChunkRow, FaqPairRow, open_store
-from llm_fallback.store import load_index, transaction
+from llm_fallback.faq.review import ImportReport, import_if_changed
+from llm_fallback.faq.store import SERVED, FaqChunkRow, FaqPairRow, open_store
+from llm_fallback.knowledge.chunk import Chunk
+from llm_fallback.knowledge.store import load_index, transaction
+from llm_fallback.text.grounding import unsupported_numbers
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ keeps the bot from even describing where a secret sits.
 The harm check guards three places, because the notes themselves quote a role-play jailbreak: the
 question (`check_request`), each retrieved passage before it reaches a prompt or a quote, and the
 generated reply (`is_harmful`). Chat-template control tokens are neutralised in every message
-before any prompt is rendered (`neutralise_control_tokens`, called by llm.py).
+before any prompt is rendered (`llm.control_tokens.neutralise_control_tokens`, called by llm.service).
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
-from llm_fallback.lang import Lang
-from llm_fallback.redact import redact
+from llm_fallback.text.lang import Lang
+from llm_fallback.text.redact import redact
 
 Refusal = Literal["credential", "harmful", "injection"]
 
@@ -112,31 +112,3 @@ def filter_output(text: str) -> str:
     """The last filter on every reply: whatever slipped through (a key the user pasted, a model
     hallucinating a DSN) is redacted the same way the notes are."""
     return redact(text).text
-
-
-# Chat-template markers of the model families a GGUF or an OpenAI-compatible server may run: ChatML
-# and Qwen (<|im_start|>, <|endoftext|>, <|fim_prefix|> ...), Llama 3 and Phi (<|eot_id|>, <|end|>),
-# DeepSeek (fullwidth bars), Qwen's and Gemma's angle-bracket tokens, Llama 2 and Mistral's [INST].
-# llama.cpp renders the template and tokenises the result with special tokens parsed, so the same
-# text typed by a user or written in a note would otherwise become a real control token.
-_CONTROL_TOKEN = re.compile(
-    r"(?i)<\s*[|｜]\s*([^<>|｜\n]{0,64}?)\s*[|｜]\s*>"
-    r"|</?(tool_call|tool_response|think|start_of_turn|end_of_turn|s|bos|eos|pad|unk|mask)>"
-    r"|\[/?(INST|SYS|TOOL_CALLS|AVAILABLE_TOOLS|TOOL_RESULTS)\]|<</?(SYS)>>"
-)
-
-
-def _bare_name(match: re.Match[str]) -> str:
-    return next((g for g in match.groups() if g), " ")
-
-
-def neutralise_control_tokens(text: str) -> str:
-    """`text` with every chat-template marker replaced by its bare name (`<|endoftext|>` becomes
-    `endoftext`): a note that mentions a marker still reads sensibly, and a plain word is never a
-    control token in any template. Repeated until nothing matches, because removing one marker can
-    join the pieces around it into another (`<|im_<|x|>start|>`); every pass shortens the text."""
-    while True:
-        cleaned = _CONTROL_TOKEN.sub(_bare_name, text)
-        if cleaned == text:
-            return text
-        text = cleaned

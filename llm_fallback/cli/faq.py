@@ -19,7 +19,7 @@ def _db(args: argparse.Namespace) -> str:
 
 
 def _generate(args: argparse.Namespace) -> None:
-    from llm_fallback.faq_generate import generate
+    from llm_fallback.faq.generate import generate
 
     if args.limit is not None and args.limit < 1:
         raise FaqCliError("--limit must be at least 1")
@@ -33,7 +33,7 @@ def _generate(args: argparse.Namespace) -> None:
 
 
 def _paraphrase(args: argparse.Namespace) -> None:
-    from llm_fallback.faq_paraphrase import paraphrase
+    from llm_fallback.faq.paraphrase import paraphrase
 
     if args.limit is not None and args.limit < 1:
         raise FaqCliError("--limit must be at least 1")
@@ -45,8 +45,8 @@ def _paraphrase(args: argparse.Namespace) -> None:
 
 
 def _fit(args: argparse.Namespace) -> None:
-    from llm_fallback.faq_fit import fit
-    from llm_fallback.faq_match import PARAMS_PATH, FaqMatcher, MatchParams, load_served
+    from llm_fallback.faq.fit import fit
+    from llm_fallback.faq.match import PARAMS_PATH, FaqMatcher, MatchParams, load_served
 
     settings = load_settings()
     pairs, vectors, paraphrase_vectors = load_served(_db(args), settings.faq_serve_proposed)
@@ -77,8 +77,8 @@ def _print_pair(pair, full: bool = True) -> None:
 
 
 def _list(args: argparse.Namespace) -> None:
-    from llm_fallback.faq_review import counts
-    from llm_fallback.faq_store import STATUSES, list_pairs
+    from llm_fallback.faq.review import counts
+    from llm_fallback.faq.store import STATUSES, list_pairs
 
     if args.status and args.status not in STATUSES:
         raise FaqCliError(f"unknown status {args.status!r}: use one of {', '.join(STATUSES)}")
@@ -93,7 +93,7 @@ def _list(args: argparse.Namespace) -> None:
 
 
 def _show(args: argparse.Namespace) -> None:
-    from llm_fallback.faq_review import get_pair
+    from llm_fallback.faq.review import get_pair
 
     pair = get_pair(_db(args), args.key)
     if args.json:
@@ -104,7 +104,7 @@ def _show(args: argparse.Namespace) -> None:
 
 def _set_status(status: str):
     def run(args: argparse.Namespace) -> None:
-        from llm_fallback.faq_review import set_status
+        from llm_fallback.faq.review import set_status
 
         for key in args.keys:
             reason = f"reviewer: {args.reason}" if status == "rejected" else ""
@@ -114,14 +114,14 @@ def _set_status(status: str):
 
 
 def _edit(args: argparse.Namespace) -> None:
-    from llm_fallback.faq_review import edit_pair
+    from llm_fallback.faq.review import edit_pair
 
     texts = {"q_zh": args.q_zh, "a_zh": args.a_zh, "q_en": args.q_en, "a_en": args.a_en}
     _print_pair(edit_pair(_db(args), args.key, **texts))
 
 
 def _export(args: argparse.Namespace) -> None:
-    from llm_fallback.faq_review import export_yaml
+    from llm_fallback.faq.review import export_yaml
 
     statuses = set(args.status) if args.status else None
     n = export_yaml(_db(args), Path(args.file), statuses)
@@ -129,7 +129,7 @@ def _export(args: argparse.Namespace) -> None:
 
 
 def _import(args: argparse.Namespace) -> None:
-    from llm_fallback.faq_review import import_yaml
+    from llm_fallback.faq.review import import_yaml
 
     path = Path(args.file)
     if not path.is_file():
@@ -158,7 +158,7 @@ def add_faq_commands(commands: argparse._SubParsersAction) -> None:
     par.add_argument("--limit", type=int, help="at most N pairs in this run")
     par.add_argument("--quiet", action="store_true", help="no progress bar")
 
-    fit = command("fit", _fit, "fit the matcher's scorer on people's questions (faq_dev_questions.yml)")
+    fit = command("fit", _fit, "fit the matcher's scorer on people's questions (faq/dev_questions.yml)")
     fit.add_argument("--clinc",
                      help=f"CLINC150 data_full.json for out-of-scope examples (default: {DEFAULT_CLINC})")
 

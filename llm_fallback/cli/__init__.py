@@ -1,0 +1,1 @@
+"""``python -m llm_fallback``: the command line, one module per command group."""

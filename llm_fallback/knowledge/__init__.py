@@ -1,0 +1,1 @@
+"""The notes as a searchable index: ingest, chunk, embed, store, retrieve, calibrate."""
