@@ -12,8 +12,9 @@ from llm_fallback.answer.pipeline import answer_question, busy_reply
 from llm_fallback.answer.safety import Verdict
 from llm_fallback.config import PROJECT_ROOT
 from llm_fallback.knowledge.retrieve import Hit
+from llm_fallback.llm.errors import LLMBusy
 from llm_fallback.llm.model import prepare
-from llm_fallback.llm.service import LLM, LlamaCppBackend, LLMBusy, Pieces, get_llm
+from llm_fallback.llm.service import LLM, LlamaCppBackend, Pieces, get_llm
 from llm_fallback.text.grounding import unsupported_numbers
 
 DEV = {item["id"]: item for item in yaml.safe_load((PROJECT_ROOT.parent / "shared/eval/dev.yml").read_text())}

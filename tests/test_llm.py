@@ -11,13 +11,11 @@ import pytest
 from llm_fallback.answer.prompt import Passage, build_messages, fit_messages
 from llm_fallback.config import Settings
 from llm_fallback.knowledge.retrieve import Hit
+from llm_fallback.llm.errors import ContextOverflow, LLMBusy, LLMError
 from llm_fallback.llm.model import prepare
 from llm_fallback.llm.service import (
     LLM,
-    ContextOverflow,
     LlamaCppBackend,
-    LLMBusy,
-    LLMError,
     OpenAIBackend,
     TransformersBackend,
     make_backend,

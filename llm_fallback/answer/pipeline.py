@@ -32,7 +32,8 @@ from llm_fallback.answer.prompt import (
 from llm_fallback.answer.safety import Verdict, check_request, filter_output, is_harmful
 from llm_fallback.config import load_settings
 from llm_fallback.knowledge.retrieve import Hit, get_retriever
-from llm_fallback.llm.service import LLM, GenerationResult, LLMBusy, LLMError, get_llm
+from llm_fallback.llm.errors import LLMError
+from llm_fallback.llm.service import LLM, GenerationResult, get_llm
 from llm_fallback.text.grounding import unsupported_numbers
 from llm_fallback.text.lang import Lang, detect_lang, is_in_lang
 from llm_fallback.text.redact import redact
@@ -149,8 +150,6 @@ def _generate(question: str, passages: Sequence[Passage], lang: Lang,
     try:
         messages = fit_messages(question, passages, lang, lambda m: llm.overflow(m, max_tokens))
         generation = llm.generate(messages, max_tokens=max_tokens, temperature=0.0)
-    except LLMBusy:
-        raise
     except LLMError as exc:  # ContextOverflow included: the passage can still be quoted
         log.warning("LLM unavailable, answering extractively: %s: %s", type(exc).__name__, exc)
         return "", None, ["llm_error"]

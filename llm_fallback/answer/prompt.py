@@ -16,7 +16,8 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from llm_fallback.config import load_settings
-from llm_fallback.llm.service import ContextOverflow, Message
+from llm_fallback.llm.errors import ContextOverflow
+from llm_fallback.llm.service import Message
 from llm_fallback.text.lang import Lang
 from llm_fallback.text.tokenize import tokenize
 

@@ -41,7 +41,8 @@ from llm_fallback.faq.sync import evidence, reconcile
 from llm_fallback.knowledge.chunk import Chunk
 from llm_fallback.knowledge.retrieve import IndexNotBuiltError
 from llm_fallback.knowledge.store import load_index, transaction
-from llm_fallback.llm.service import LLM, LLMBusy, LLMError, Message, get_llm
+from llm_fallback.llm.errors import LLMError
+from llm_fallback.llm.service import LLM, Message, get_llm
 
 log = logging.getLogger(__name__)
 
@@ -211,8 +212,6 @@ def _generate_chunk(chunk: Chunk, llm: LLM, max_tokens: int) -> tuple[list[Draft
             if english:
                 drafts.append(Draft(english[0][0], english[0][1], q_zh, a_zh))
             incomplete += broken + (not english)
-    except LLMBusy:
-        raise
     except LLMError as exc:
         return [], 0, f"failed:{type(exc).__name__}"
     except TimeoutError:

@@ -28,7 +28,8 @@ from llm_fallback.config import Settings, load_settings
 from llm_fallback.faq.store import SERVED, FaqPairRow, open_store, row_vectors, set_paraphrases
 from llm_fallback.knowledge.embed import get_embedder
 from llm_fallback.knowledge.store import transaction
-from llm_fallback.llm.service import LLM, LLMBusy, LLMError, Message, get_llm
+from llm_fallback.llm.errors import LLMError
+from llm_fallback.llm.service import LLM, Message, get_llm
 from llm_fallback.text.grounding import unsupported_numbers
 from llm_fallback.text.lang import detect_lang
 
@@ -157,8 +158,6 @@ def _paraphrase_one(index: int, texts: tuple[str, str, str, str], llm: LLM, ques
         try:
             result = llm.generate(messages_for(lang, question, answer), max_tokens=MAX_TOKENS,
                                   temperature=0.0, timeout_s=TIMEOUT_S)
-        except LLMBusy:
-            raise
         except LLMError:
             report.failed += 1
             return None

@@ -29,6 +29,7 @@ from typing import Protocol
 
 from llm_fallback.config import Settings, load_settings
 from llm_fallback.llm.control_tokens import neutralise_control_tokens
+from llm_fallback.llm.errors import ContextOverflow, LLMBusy, LLMError, LLMTimeout
 from llm_fallback.llm.model import DEFAULT_MODEL, is_prepared, model_file
 
 log = logging.getLogger(__name__)
@@ -37,26 +38,6 @@ Message = dict[str, str]
 Prompt = str | list[Message]
 
 SEED = 0
-
-
-class LLMError(RuntimeError):
-    """The model could not produce an answer (missing model, unreachable server, backend failure)."""
-
-
-class LLMBusy(LLMError):
-    """The queue in front of the model is full; the caller should ask the user to retry."""
-
-
-class ContextOverflow(LLMError):
-    """The prompt plus the tokens to generate do not fit the model's context window."""
-
-
-class LLMTimeout(LLMError):
-    """The time budget ran out; `partial` holds what was generated until then."""
-
-    def __init__(self, partial: str) -> None:
-        super().__init__("generation exceeded its time budget")
-        self.partial = partial
 
 
 @dataclass(frozen=True)
