@@ -60,7 +60,9 @@ _TEXTS: dict[str, dict[Lang, str]] = {
 _TOPIC_SEP = {"zh": "、", "en": "; "}
 
 
-class Retriever(Protocol):
+class Searcher(Protocol):
+    """Anything that searches the notes (knowledge.retrieve.Retriever, or a stub in tests)."""
+
     def search(self, question: str, k: int = 5) -> list[Hit]: ...
 
 
@@ -157,7 +159,7 @@ def _generate(question: str, passages: Sequence[Passage], lang: Lang,
     return text, generation, ["timeout"] if generation.timed_out else failed_checks(text, passages, lang)
 
 
-def answer_question(question: str, retriever: Retriever | None = None, llm: LLM | None = None,
+def answer_question(question: str, retriever: Searcher | None = None, llm: LLM | None = None,
                     k: int = 5) -> Answer:
     """Answer from the notes. Raises LLMBusy (reply with `busy_reply`) and IndexNotBuiltError."""
     start = time.monotonic()

@@ -4,7 +4,7 @@ The examples are ``faq/dev_questions.yml``: rewordings of served FAQ questions, 
 pair, and questions the FAQ must not answer (near misses on the notes' topics and everyday
 requests), plus a sample of CLINC150's out-of-scope queries as more everyday requests. For each
 question the matcher's candidates are examples: the question's own pair is a positive, every other
-candidate a negative. A weighted logistic regression (calibration.fit_logistic) gives the
+candidate a negative. A weighted logistic regression (knowledge/logistic.fit_logistic) gives the
 coefficients. (The FAQ's generated paraphrases are not examples: they are much closer to the FAQ's
 questions than people's rewordings, and a scorer fitted on them trusted the encoder's cosine.)
 
@@ -25,7 +25,8 @@ import numpy as np
 import yaml
 
 from llm_fallback.faq.match import PARAMS_PATH, FaqMatcher, MatchParams
-from llm_fallback.knowledge.calibrate import clinc_out_of_scope, fit_logistic
+from llm_fallback.knowledge.calibrate import clinc_out_of_scope
+from llm_fallback.knowledge.logistic import fit_logistic
 
 # A wrong FAQ answer is worse than the notes answer: the threshold keeps both kinds of mistake
 # under the issue's 5 % bound for captured questions.

@@ -40,9 +40,10 @@ from llm_fallback.faq.store import (
 from llm_fallback.faq.sync import evidence, reconcile
 from llm_fallback.knowledge.chunk import Chunk
 from llm_fallback.knowledge.retrieve import IndexNotBuiltError
-from llm_fallback.knowledge.store import load_index, transaction
+from llm_fallback.knowledge.store import disposing, load_index, transaction
 from llm_fallback.llm.errors import LLMError
 from llm_fallback.llm.service import LLM, Message, get_llm
+from llm_fallback.text.lang import CJK
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +75,6 @@ MAX_ENTRIES = 3
 PASSAGE_CHARS = 700  # chunks are at most ~750 characters; this caps prompt time
 GENERATION_TIMEOUT_S = 180.0
 
-_CJK = re.compile(r"[\u3400-\u9fff]")
 CODE_CJK_SHARE = 0.25
 _FENCED = re.compile(r"```.*?(?:```|$)", re.S)
 _TABLE_ROW = re.compile(r"(?m)^\s*\|.*$")
@@ -108,7 +108,7 @@ def _drop_code(match: re.Match[str]) -> str:
     # The notes also fence plain Chinese prose; only a block that is mostly not Chinese is code.
     block = match.group(0)
     visible = re.sub(r"\s", "", block)
-    return block if visible and len(_CJK.findall(block)) >= CODE_CJK_SHARE * len(visible) else " "
+    return block if visible and len(CJK.findall(block)) >= CODE_CJK_SHARE * len(visible) else " "
 
 
 def prose(text: str) -> str:
@@ -231,7 +231,7 @@ def generate(db_url: str | None = None, llm: LLM | None = None, limit: int | Non
     report = GenerateReport(chunks=len(chunks))
     engine = open_store(db_url)
     label = model_label(settings)
-    try:
+    with disposing(engine):
         with transaction(engine) as s:
             report.retired, report.reattached = reconcile(s, chunks)
             done = {h for h, outcome in s.execute(select(FaqChunkRow.chunk_hash, FaqChunkRow.outcome))
@@ -252,8 +252,6 @@ def generate(db_url: str | None = None, llm: LLM | None = None, limit: int | Non
         llm = llm or get_llm()
         for chunk in tqdm(todo, desc="faq", unit="chunk", disable=not progress):
             _one_chunk(engine, chunk, llm, settings, label, report, keys, vectors)
-    finally:
-        engine.dispose()
     log.info("faq generate chunks=%d generated=%d proposed=%d rejected=%s retired=%d", report.chunks,
              report.generated, report.proposed, dict(report.rejected), report.retired)
     return report

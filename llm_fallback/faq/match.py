@@ -39,9 +39,10 @@ from llm_fallback.faq.store import (
 )
 from llm_fallback.knowledge.embed import DIM, MODEL_NAME, get_embedder
 from llm_fallback.knowledge.fitted import load_params, write_fitted
+from llm_fallback.knowledge.logistic import sigmoid
 from llm_fallback.knowledge.retrieve import Bm25, Hit, query_terms, question_concepts
-from llm_fallback.knowledge.store import make_engine, transaction
-from llm_fallback.text.lang import Lang, detect_lang
+from llm_fallback.knowledge.store import disposing, make_engine, transaction
+from llm_fallback.text.lang import CJK, Lang, detect_lang
 from llm_fallback.text.redact import redact
 from llm_fallback.text.tokenize import tokenize
 
@@ -78,7 +79,7 @@ class MatchParams:
         write_fitted(path, FEATURES, {**asdict(self), **report})
 
     def probability(self, features: np.ndarray) -> np.ndarray:
-        return 1.0 / (1.0 + np.exp(-(features @ np.array(self.coef) + self.intercept)))
+        return sigmoid(features @ np.array(self.coef) + self.intercept)
 
 
 @dataclass(frozen=True)
@@ -171,7 +172,7 @@ def named_terms(question: str) -> set[str]:
     every one (TVM, AWQ, 13B); in English the ones with a digit, a joiner or a capital that does not
     start the sentence (MT-Bench, lora_dropout, Sora, ROUGE-W). Asking about a name the pair never
     mentions means asking something else."""
-    chinese = bool(re.search(r"[\u3400-\u9fff]", question))
+    chinese = bool(CJK.search(question))
     names = set()
     for match in _ASCII_TERM.finditer(question):
         term = match.group(0)
@@ -185,8 +186,7 @@ def named_terms(question: str) -> set[str]:
 def load_served(db_url: str, serve_proposed: bool) -> tuple[list[Pair], np.ndarray, list[np.ndarray]]:
     """Pairs that may be served (not retired), their question and paraphrase vectors, in a stable order."""
     statuses = set(SERVED) | ({"proposed"} if serve_proposed else set())
-    engine = make_engine(db_url)
-    try:
+    with disposing(make_engine(db_url)) as engine:
         if not has_faq(engine):
             return [], np.zeros((0, 2, DIM), np.float32), []
         with transaction(engine) as s:
@@ -197,8 +197,6 @@ def load_served(db_url: str, serve_proposed: bool) -> tuple[list[Pair], np.ndarr
             stale = [i for i, r in enumerate(rows) if r.vector_model != MODEL_NAME]
             blobs = [r.vectors for r in rows]
             paraphrase_vectors = [row_paraphrase_vectors(r) for r in rows]
-    finally:
-        engine.dispose()
     vectors = np.frombuffer(b"".join(blobs), dtype=np.float32).reshape(len(pairs), 2, DIM).copy()
     if stale:  # stored by another encoder: embed again in memory (the next generate/import stores them)
         vectors[stale] = question_vectors([(pairs[i].q_zh, pairs[i].q_en) for i in stale])

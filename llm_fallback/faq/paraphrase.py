@@ -27,7 +27,7 @@ from tqdm import tqdm
 from llm_fallback.config import Settings, load_settings
 from llm_fallback.faq.store import SERVED, FaqPairRow, open_store, row_vectors, set_paraphrases
 from llm_fallback.knowledge.embed import get_embedder
-from llm_fallback.knowledge.store import transaction
+from llm_fallback.knowledge.store import disposing, transaction
 from llm_fallback.llm.errors import LLMError
 from llm_fallback.llm.service import LLM, Message, get_llm
 from llm_fallback.text.grounding import unsupported_numbers
@@ -123,7 +123,7 @@ def paraphrase(db_url: str | None = None, llm: LLM | None = None, limit: int | N
     statuses = set(SERVED) | ({"proposed"} if settings.faq_serve_proposed else set())
     engine = open_store(db_url)
     report = ParaphraseReport()
-    try:
+    with disposing(engine):
         with transaction(engine) as s:
             rows = list(s.scalars(select(FaqPairRow).where(FaqPairRow.status.in_(statuses),
                                                              FaqPairRow.retired.is_(False))
@@ -142,8 +142,6 @@ def paraphrase(db_url: str | None = None, llm: LLM | None = None, limit: int | N
                 continue
             with transaction(engine) as s:
                 set_paraphrases(s.get(FaqPairRow, keys[i]), kept)
-    finally:
-        engine.dispose()
     log.info("faq paraphrase pairs=%d paraphrased=%d kept=%d dropped=%s failed=%d", report.pairs,
              report.paraphrased, report.kept, dict(report.dropped), report.failed)
     return report

@@ -31,7 +31,7 @@ from llm_fallback.faq.store import (
     write_meta,
 )
 from llm_fallback.knowledge.embed import MODEL_NAME
-from llm_fallback.knowledge.store import StoreError, transaction
+from llm_fallback.knowledge.store import StoreError, disposing, one_transaction, transaction
 
 FILE_VERSION = 1
 _HEADER = """\
@@ -58,15 +58,11 @@ class ImportReport:
 def set_status(db_url: str, key: str, status: str, reason: str = "") -> Pair:
     if status not in STATUSES:
         raise ReviewError(f"unknown status {status!r}: use one of {', '.join(STATUSES)}")
-    engine = open_store(db_url)
-    try:
-        with transaction(engine) as s:
-            row = find_row(s, key)
-            row.status = status
-            row.reason = reason if status == "rejected" else ""
-            return to_pair(row)
-    finally:
-        engine.dispose()
+    with one_transaction(open_store(db_url)) as s:
+        row = find_row(s, key)
+        row.status = status
+        row.reason = reason if status == "rejected" else ""
+        return to_pair(row)
 
 
 def edit_pair(db_url: str, key: str, **texts: str | None) -> Pair:
@@ -76,28 +72,20 @@ def edit_pair(db_url: str, key: str, **texts: str | None) -> Pair:
         raise ReviewError("nothing to edit: give --q-zh, --a-zh, --q-en or --a-en")
     if any(not value for value in changes.values()):
         raise ReviewError("a question or answer cannot be empty")
-    engine = open_store(db_url)
-    try:
-        with transaction(engine) as s:
-            row = find_row(s, key)
-            for name, value in changes.items():
-                setattr(row, name, value)
-            row.status, row.reason = "edited", ""
-            if "q_zh" in changes or "q_en" in changes:
-                row.vectors = question_vectors([(row.q_zh, row.q_en)])[0].tobytes()
-                row.vector_model = MODEL_NAME
-            return to_pair(row)
-    finally:
-        engine.dispose()
+    with one_transaction(open_store(db_url)) as s:
+        row = find_row(s, key)
+        for name, value in changes.items():
+            setattr(row, name, value)
+        row.status, row.reason = "edited", ""
+        if "q_zh" in changes or "q_en" in changes:
+            row.vectors = question_vectors([(row.q_zh, row.q_en)])[0].tobytes()
+            row.vector_model = MODEL_NAME
+        return to_pair(row)
 
 
 def get_pair(db_url: str, key: str) -> Pair:
-    engine = open_store(db_url)
-    try:
-        with transaction(engine) as s:
-            return to_pair(find_row(s, key))
-    finally:
-        engine.dispose()
+    with one_transaction(open_store(db_url)) as s:
+        return to_pair(find_row(s, key))
 
 
 def counts(pairs: list[Pair]) -> dict[str, int]:
@@ -124,13 +112,9 @@ def _entry(pair: Pair) -> dict:
 
 def export_yaml(db_url: str, path: Path, statuses: set[str] | None = None) -> int:
     """Write the pairs (all statuses, or ``statuses``) to ``path``; returns how many."""
-    engine = open_store(db_url)
-    try:
-        with transaction(engine) as s:
-            pairs = [to_pair(r) for r in s.scalars(ordered(select(FaqPairRow)))]
-            meta = read_meta(s)
-    finally:
-        engine.dispose()
+    with one_transaction(open_store(db_url)) as s:
+        pairs = [to_pair(r) for r in s.scalars(ordered(select(FaqPairRow)))]
+        meta = read_meta(s)
     pairs = [p for p in pairs if statuses is None or p.status in statuses]
     document = {"version": FILE_VERSION, "prompt_version": meta.get("prompt_version", ""),
                 "exported_at": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -190,40 +174,37 @@ def import_yaml(db_url: str, path: Path) -> ImportReport:
     pairs = [_parse_entry(entry, i) for i, entry in enumerate(document["pairs"])]
     engine = open_store(db_url)
     added = updated = unchanged = 0
-    try:
-        with transaction(engine) as s:
-            if document.get("prompt_version") and not read_meta(s).get("prompt_version"):
-                write_meta(s, "prompt_version", str(document["prompt_version"]))
-            known = select(FaqPairRow).where(FaqPairRow.key.in_([p.key for p in pairs]))
-            rows = {r.key: r for r in s.scalars(known)}
-            need_vectors = [p for p in pairs if p.key not in rows
-                            or (rows[p.key].q_zh, rows[p.key].q_en) != (p.q_zh, p.q_en)]
-            vectors = dict(zip((p.key for p in need_vectors),
-                               question_vectors([(p.q_zh, p.q_en) for p in need_vectors]), strict=True))
-            for pair in pairs:
-                row = rows.get(pair.key)
-                if row is None:
-                    s.add(new_row(pair, vectors[pair.key]))
-                    added += 1
-                    continue
-                text_changed = any(getattr(row, f) != getattr(pair, f) for f in _TEXT_FIELDS)
-                status = "edited" if text_changed and pair.status in ("proposed", "approved") else pair.status
-                # Paraphrases are matching data, not the answer: changing them keeps the status.
-                paraphrases_changed = to_pair(row).paraphrases != pair.paraphrases
-                if paraphrases_changed:
-                    set_paraphrases(row, pair.paraphrases)
-                if not text_changed and (row.status, row.reason or "") == (status, pair.reason):
-                    updated += paraphrases_changed
-                    unchanged += not paraphrases_changed
-                    continue
-                for name in _TEXT_FIELDS:
-                    setattr(row, name, getattr(pair, name))
-                row.status, row.reason = status, pair.reason
-                if pair.key in vectors:
-                    row.vectors, row.vector_model = vectors[pair.key].tobytes(), MODEL_NAME
-                updated += 1
-    finally:
-        engine.dispose()
+    with disposing(engine), transaction(engine) as s:
+        if document.get("prompt_version") and not read_meta(s).get("prompt_version"):
+            write_meta(s, "prompt_version", str(document["prompt_version"]))
+        known = select(FaqPairRow).where(FaqPairRow.key.in_([p.key for p in pairs]))
+        rows = {r.key: r for r in s.scalars(known)}
+        need_vectors = [p for p in pairs if p.key not in rows
+                        or (rows[p.key].q_zh, rows[p.key].q_en) != (p.q_zh, p.q_en)]
+        vectors = dict(zip((p.key for p in need_vectors),
+                           question_vectors([(p.q_zh, p.q_en) for p in need_vectors]), strict=True))
+        for pair in pairs:
+            row = rows.get(pair.key)
+            if row is None:
+                s.add(new_row(pair, vectors[pair.key]))
+                added += 1
+                continue
+            text_changed = any(getattr(row, f) != getattr(pair, f) for f in _TEXT_FIELDS)
+            status = "edited" if text_changed and pair.status in ("proposed", "approved") else pair.status
+            # Paraphrases are matching data, not the answer: changing them keeps the status.
+            paraphrases_changed = to_pair(row).paraphrases != pair.paraphrases
+            if paraphrases_changed:
+                set_paraphrases(row, pair.paraphrases)
+            if not text_changed and (row.status, row.reason or "") == (status, pair.reason):
+                updated += paraphrases_changed
+                unchanged += not paraphrases_changed
+                continue
+            for name in _TEXT_FIELDS:
+                setattr(row, name, getattr(pair, name))
+            row.status, row.reason = status, pair.reason
+            if pair.key in vectors:
+                row.vectors, row.vector_model = vectors[pair.key].tobytes(), MODEL_NAME
+            updated += 1
     return ImportReport(added, updated, unchanged)
 
 
@@ -239,18 +220,10 @@ def import_if_changed(db_url: str, path: Path) -> ImportReport | None:
     if not path.is_file():
         return None
     digest = file_sha256(path)
-    engine = open_store(db_url)
-    try:
-        with transaction(engine) as s:
-            if read_meta(s).get("imported_sha256") == digest:
-                return None
-    finally:
-        engine.dispose()
+    with one_transaction(open_store(db_url)) as s:
+        if read_meta(s).get("imported_sha256") == digest:
+            return None
     report = import_yaml(db_url, path)
-    engine = open_store(db_url)
-    try:
-        with transaction(engine) as s:
-            write_meta(s, "imported_sha256", digest)
-    finally:
-        engine.dispose()
+    with one_transaction(open_store(db_url)) as s:
+        write_meta(s, "imported_sha256", digest)
     return report

@@ -23,7 +23,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from llm_fallback.knowledge.embed import DIM, MODEL_NAME, get_embedder
-from llm_fallback.knowledge.store import Base, StoreError, make_engine, transaction, unavailable
+from llm_fallback.knowledge.store import Base, StoreError, disposing, make_engine, transaction, unavailable
 
 Status = Literal["proposed", "approved", "rejected", "edited"]
 STATUSES: tuple[Status, ...] = ("proposed", "approved", "rejected", "edited")
@@ -184,8 +184,7 @@ def ordered(query):
 
 
 def list_pairs(db_url: str, status: str | None = None, include_retired: bool = False) -> list[Pair]:
-    engine = make_engine(db_url)
-    try:
+    with disposing(make_engine(db_url)) as engine:
         if not has_faq(engine):
             return []
         with transaction(engine) as s:
@@ -195,8 +194,6 @@ def list_pairs(db_url: str, status: str | None = None, include_retired: bool = F
             if not include_retired:
                 query = query.where(FaqPairRow.retired.is_(False))
             return [to_pair(row) for row in s.scalars(ordered(query))]
-    finally:
-        engine.dispose()
 
 
 def find_row(s: Session, key: str) -> FaqPairRow:

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from llm_fallback.faq.review import ImportReport, import_if_changed
 from llm_fallback.faq.store import SERVED, FaqChunkRow, FaqPairRow, open_store
 from llm_fallback.knowledge.chunk import Chunk
-from llm_fallback.knowledge.store import load_index, transaction
+from llm_fallback.knowledge.store import load_index, one_transaction
 from llm_fallback.text.grounding import unsupported_numbers
 
 
@@ -68,10 +68,6 @@ def sync(db_url: str, faq_file: Path) -> SyncReport:
     stored = load_index(db_url)
     retired = reattached = 0
     if stored is not None:
-        engine = open_store(db_url)
-        try:
-            with transaction(engine) as s:
-                retired, reattached = reconcile(s, stored.chunks)
-        finally:
-            engine.dispose()
+        with one_transaction(open_store(db_url)) as s:
+            retired, reattached = reconcile(s, stored.chunks)
     return SyncReport(imported, retired, reattached)

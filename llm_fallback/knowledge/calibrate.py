@@ -24,6 +24,7 @@ import numpy as np
 import yaml
 
 from llm_fallback.knowledge.fitted import write_fitted
+from llm_fallback.knowledge.logistic import fit_logistic, sigmoid
 from llm_fallback.knowledge.retrieve import FEATURES, PARAMS_PATH, Params, Retriever
 
 QUESTIONS_PATH = Path(__file__).with_name("calibration_questions.yml")
@@ -79,23 +80,6 @@ def fusion_quality(retriever: Retriever, questions: list[Question], k: int = 5) 
     return hit, float(np.mean([1 / r if r else 0.0 for r in ranks]))
 
 
-def fit_logistic(x: np.ndarray, y: np.ndarray, weight: np.ndarray, l2: float = 1.0,
-                 iterations: int = 50) -> tuple[np.ndarray, float]:
-    """Weighted L2-regularised logistic regression by Newton's method: (coef, intercept)."""
-    design = np.column_stack([x, np.ones(len(x))])
-    beta = np.zeros(design.shape[1])
-    penalty = np.diag([l2] * x.shape[1] + [0.0])  # the intercept is not shrunk
-    for _ in range(iterations):
-        p = 1.0 / (1.0 + np.exp(-(design @ beta)))
-        gradient = design.T @ (weight * (p - y)) + penalty @ beta
-        hessian = (design * (weight * p * (1 - p))[:, None]).T @ design + penalty
-        step = np.linalg.solve(hessian, gradient)
-        beta -= step
-        if np.abs(step).max() < 1e-8:
-            break
-    return beta[:-1], float(beta[-1])
-
-
 def _threshold(in_scope: np.ndarray, out_scope: np.ndarray) -> float:
     """Middle of the interval of cut points with the best balanced accuracy."""
     candidates = np.unique(np.concatenate([in_scope, out_scope, [0.0, 1.0]]))
@@ -134,7 +118,7 @@ def calibrate(retriever: Retriever, questions: list[Question], out: Path = PARAM
     x, y = np.array(rows), np.array(labels)
     weight = np.where(y == 1, 0.5 / y.sum(), 0.5 / (1 - y).sum()) * len(y)
     coef, intercept = fit_logistic(x, y, weight)
-    top = np.array([0.0 if row is None else 1.0 / (1.0 + np.exp(-(row @ coef + intercept)))
+    top = np.array([0.0 if row is None else sigmoid(row @ coef + intercept)
                     for row in top_rows])
     mask = np.array(top_in_scope)
     threshold = _threshold(top[mask], top[~mask])

@@ -25,6 +25,7 @@ from llm_fallback.config import Settings, load_settings
 from llm_fallback.knowledge.chunk import Chunk
 from llm_fallback.knowledge.embed import get_embedder
 from llm_fallback.knowledge.fitted import load_params
+from llm_fallback.knowledge.logistic import sigmoid
 from llm_fallback.knowledge.store import load_index
 from llm_fallback.text.tokenize import tokenize, translate_terms
 
@@ -204,7 +205,7 @@ class Retriever:
         bm25, cosine, feats = self.features(question)
         top, fused = self.fuse(bm25, cosine, k)
         p = self.params
-        relevance = 1.0 / (1.0 + np.exp(-(feats[top] @ np.array(p.coef) + p.intercept)))
+        relevance = sigmoid(feats[top] @ np.array(p.coef) + p.intercept)
         hits = []
         for index, rel in zip(top, relevance, strict=True):
             c = self.chunks[index]

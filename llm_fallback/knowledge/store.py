@@ -139,6 +139,23 @@ def transaction(engine: Engine) -> Iterator[Session]:
         raise unavailable(engine, exc) from exc
 
 
+@contextmanager
+def disposing(engine: Engine) -> Iterator[Engine]:
+    """An engine opened for one task, disposed (its pool closed) when the task ends, even on error.
+    The one session helper of the package, with `transaction` and `one_transaction`."""
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+
+
+@contextmanager
+def one_transaction(engine: Engine) -> Iterator[Session]:
+    """One transaction on an engine opened for it alone, disposed afterwards."""
+    with disposing(engine), transaction(engine) as session:
+        yield session
+
+
 def _read_meta(session: Session) -> dict[str, str]:
     return {row.key: row.value for row in session.scalars(select(MetaRow))}
 

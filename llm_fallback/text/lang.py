@@ -7,7 +7,11 @@ from typing import Literal
 
 Lang = Literal["zh", "en"]
 
-_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+# The one definition of a Chinese character (CJK unified ideographs, extension A, compatibility
+# ideographs) for language detection, tokenizing and matching. text/redact.py keeps its own wider
+# ranges (kana, Hangul, full-width forms): it marks where a secret may end, and must stay self-contained.
+CJK_RANGES = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+CJK = re.compile(f"[{CJK_RANGES}]")
 _LATIN_WORD = re.compile(r"[A-Za-z]+")
 
 # Two Chinese characters weigh as one English word (a typical Chinese word length). Chinese prose
@@ -19,7 +23,7 @@ _ZH_SHARE = 0.4
 
 def cjk_share(text: str) -> float:
     """Share of Chinese words (estimated) among Chinese plus English words; 0 when neither."""
-    cjk = len(_CJK.findall(text)) / _CHARS_PER_WORD
+    cjk = len(CJK.findall(text)) / _CHARS_PER_WORD
     words = len(_LATIN_WORD.findall(text))
     return cjk / (cjk + words) if cjk + words else 0.0
 
@@ -40,4 +44,4 @@ def is_bare_term(text: str) -> bool:
     """A message that is one technical term ("7B", "QLoRA", "fp16", "top_p"): it carries no language,
     so a conversation keeps the language it had."""
     text = text.strip()
-    return bool(text) and not _CJK.search(text) and _TERM.fullmatch(text) is not None
+    return bool(text) and not CJK.search(text) and _TERM.fullmatch(text) is not None

@@ -484,6 +484,8 @@ def _signed_urls(text: str) -> Iterator[Span]:
 
 # Values: quoted whole (spaces included), else a run that ends at whitespace, a quote, CJK text, or
 # at , ; & ) ] } > where they end the value rather than belong to it (a=1&b=2, f(pw=x), pw=x;db=y).
+# Wider than text/lang.CJK on purpose (kana, Hangul, CJK punctuation, full-width forms); this
+# module is stdlib-only and imports nothing from llm_fallback (the Rasa env loads it alone).
 _CJK = "\u3000-\u303f\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uff00-\uffef"
 _BARE = (rf"(?:[^\s\"'`,;&)\]}}>{_CJK}“”‘’「」]|[,;](?![\s,;{_CJK}]|$|[\w.\-]+=)|&(?![\w.\-]+=)"
          r"|[)\]}>](?=[^\s,;)\]}>\"'`.:]))+")

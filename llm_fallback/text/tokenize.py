@@ -17,9 +17,10 @@ from pathlib import Path
 
 import jieba
 
+from llm_fallback.text.lang import CJK
+
 _ASCII_TERM = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9_+#]|[.\-/](?=[A-Za-z0-9]))*")
 _PART_SPLIT = re.compile(r"[._\-/]")
-_CJK = re.compile(r"[\u3400-\u9fff]")
 
 # Function words of questions and prose in both languages; they match everywhere and rank nothing.
 _STOP_WORDS_TEXT = """
@@ -163,7 +164,7 @@ def _jieba(userdict: str) -> jieba.Tokenizer:
 
 
 def _keep(token: str) -> bool:
-    return token not in STOP_WORDS and (len(token) > 1 or bool(_CJK.match(token)) or token.isdigit())
+    return token not in STOP_WORDS and (len(token) > 1 or bool(CJK.match(token)) or token.isdigit())
 
 
 def tokenize(text: str, userdict: Path | None = None) -> list[str]:
@@ -198,12 +199,12 @@ def _stem(term: str) -> str:
 
 
 def _chinese_tokens(segmenter: jieba.Tokenizer, text: str) -> list[str]:
-    if not _CJK.search(text):
+    if not CJK.search(text):
         return []
     tokens: list[str] = []
     run_end = -1  # where the last kept single character ended
     for token, start, end in segmenter.tokenize(text, mode="search"):
-        if not _CJK.match(token):
+        if not CJK.match(token):
             continue
         if len(token) == 1 and token not in STOP_WORDS:
             # Characters jieba left alone side by side are mostly one word it does not know
