@@ -35,7 +35,7 @@ APP_PY := .venv/bin/python
 NOTES := $(wildcard notes/*.md notes/*.txt)
 NLU_INPUTS := config.yml domain.yml $(wildcard data/*.yml data/dict/*)
 
-.PHONY: help setup venvs train index shell run test lint lock clean bench browser transformers
+.PHONY: help setup venvs train index shell run test test-fast lint lock clean bench browser transformers
 
 help:
 	@echo "make shell   talk to the assistant in the terminal (sets everything up first)"
@@ -109,6 +109,10 @@ run: setup
 test: setup $(TEST_LLM_MODEL) transformers browser
 	$(APP_PY) -m pytest tests
 
+# tests/unit only: no servers, no model, under a minute.
+test-fast: .venv/.installed
+	$(APP_PY) -m pytest tests/unit
+
 # The optional transformers backend (LLM_BACKEND=transformers): torch (CPU) and transformers in .venv.
 transformers: .venv/.transformers
 .venv/.transformers: .venv/.installed requirements/transformers.txt
@@ -116,7 +120,7 @@ transformers: .venv/.transformers
 	.venv/bin/pip install --progress-bar on -r requirements/transformers.txt
 	@touch $@
 
-# Headless Chromium for tests/test_webchat.py (Debian packages, installed once; the font renders Chinese).
+# Headless Chromium for tests/e2e/test_webchat.py (Debian packages, installed once; the font renders Chinese).
 BROWSER_PKGS := chromium chromium-driver fonts-wqy-zenhei
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 browser:

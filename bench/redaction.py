@@ -74,7 +74,7 @@ def p95(values: list[float]) -> float:
 
 
 def leaks(output: str, value: str) -> bool:
-    """Same rule as tests/test_redact.py: the value or a 6-character piece of it survives."""
+    """Same rule as tests/unit/test_redact.py: the value or a 6-character piece of it survives."""
     views = (output, unicodedata.normalize("NFKC", output.replace("\u200b", "")))
     value = unicodedata.normalize("NFKC", value)
     pieces = [value] if len(value) < 6 else [value[i:i + 6] for i in range(len(value) - 5)]

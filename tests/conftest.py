@@ -8,6 +8,17 @@ import pytest
 
 from tests.servers import ActionServer, RasaServer, action_server, rasa_server
 
+# tests/unit: no servers, no model (`make test-fast`); tests/integration: the real model and real
+# databases; tests/e2e: the real servers. The folder decides the marker, so no file is forgotten.
+LEVELS = ("unit", "integration", "e2e")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        parts = Path(str(item.path)).relative_to(Path(__file__).parent).parts
+        if parts and parts[0] in LEVELS:
+            item.add_marker(getattr(pytest.mark, parts[0]))
+
 
 @pytest.fixture(scope="session")
 def server_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:

@@ -37,7 +37,7 @@ from llm_fallback.llm.model import prepare
 from llm_fallback.llm.service import LLM, LlamaCppBackend, Pieces
 from llm_fallback.text.lang import detect_lang
 from tests.servers import action_server, base_env, rasa_server
-from tests.test_actions import tracker_for
+from tests.unit.test_actions import tracker_for
 
 NOTES = {
     "serve.md": (

@@ -28,7 +28,7 @@ from actions.skills.skill_actions import (
 from llm_fallback.knowledge.ingest import parse_blocks, read_notes
 from tests.servers import RasaServer
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 # --- GPU memory: the notes' figures exactly, and scaling by size and precision ---------------------

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 FAKE_PASSWORD = "Zq9" + "xW4vR7tP2m"  # made up for this test
 
 

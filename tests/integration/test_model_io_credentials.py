@@ -20,7 +20,7 @@ from llm_fallback.llm.model import prepare
 from llm_fallback.llm.service import LLM, LlamaCppBackend
 from llm_fallback.text.redact import redact
 
-ORIGINALS = Path(__file__).resolve().parent.parent.parent / "shared" / "notes"
+ORIGINALS = Path(__file__).resolve().parents[3] / "shared" / "notes"
 
 ATTEMPTS = [
     # direct

@@ -21,7 +21,7 @@ from llm_fallback.knowledge.retrieve import (
 )
 from llm_fallback.knowledge.store import build_index
 
-NOTES = Path(__file__).resolve().parent.parent / "notes"
+NOTES = Path(__file__).resolve().parents[2] / "notes"
 
 
 @pytest.fixture(scope="module")

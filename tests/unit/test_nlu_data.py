@@ -11,7 +11,7 @@ import yaml
 
 from llm_fallback.text.lang import detect_lang
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 ENTITY_MARKUP = re.compile(r"\[([^\]]+)\]\((?:[^)]+)\)|\[([^\]]+)\]\{[^}]+\}")
 CORE_INTENTS = {
     "greet",

@@ -10,7 +10,7 @@ import pytest
 from llm_fallback.knowledge.ingest import read_notes
 from llm_fallback.text.redact import redact
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 ORIGINALS = ROOT.parent / "shared" / "notes"
 SHIPPED = ROOT / "notes"
 
