@@ -65,6 +65,8 @@ class FaqChunkRow(Base):
     model: Mapped[str] = mapped_column(String(200))
 
 
+# Same shape as knowledge/store.MetaRow on purpose (duplicates: justified): its own key-value
+# table, so the FAQ's metadata never mixes with the index's in a shared database.
 class FaqMetaRow(Base):
     __tablename__ = "faq_meta"
     key: Mapped[str] = mapped_column(String(64), primary_key=True)

@@ -39,7 +39,7 @@ from tqdm import tqdm
 
 from llm_fallback.knowledge.chunk import MAX_CHARS, MIN_CHARS, Chunk, chunk_note
 from llm_fallback.knowledge.embed import DIM, MODEL_NAME, get_embedder
-from llm_fallback.knowledge.ingest import read_notes
+from llm_fallback.knowledge.ingest import Note, read_notes
 from llm_fallback.text.redact import redact
 
 log = logging.getLogger(__name__)
@@ -165,6 +165,41 @@ def _write_meta(session: Session, meta: dict[str, str]) -> None:
     session.add_all(MetaRow(key=key, value=value) for key, value in meta.items())
 
 
+def _redacted_documents(notes: list[Note]) -> list[tuple[str, str, list[Chunk]]]:
+    """(path, redacted text, chunks) per note. Redaction comes before anything else touches the
+    text: nothing unredacted is chunked, embedded or stored."""
+    documents: list[tuple[str, str, list[Chunk]]] = []
+    for note in notes:
+        result = redact(note.text)
+        for finding in result.findings:
+            log.debug("redacted kind=%s file=%s line=%d", finding.kind, note.path, finding.line)
+        if result.findings:
+            log.info("redacted file=%s findings=%d", note.path, len(result.findings))
+        documents.append((note.path, result.text, chunk_note(note.path, result.text)))
+    return documents
+
+
+Document = tuple[str, str, list[Chunk]]  # path, redacted text, chunks
+
+
+def _write_documents(session: Session, documents: list[Document], new_paths: set[str]) -> None:
+    """Replace every chunk row, and the document rows of notes that are gone."""
+    session.execute(delete(ChunkRow))
+    session.execute(delete(DocumentRow).where(DocumentRow.path.not_in(new_paths)))
+    rows = {row.path: row for row in session.scalars(select(DocumentRow))}
+    for path, text, chunks in documents:
+        row = rows.get(path) or DocumentRow(path=path)
+        row.sha256 = _sha256(text)
+        session.add(row)
+        session.flush()
+        session.add_all(
+            ChunkRow(document_id=row.id, ordinal=i, heading_path=list(c.heading_path),
+                     line_start=c.line_start, line_end=c.line_end, text=c.text,
+                     content_hash=c.content_hash)
+            for i, c in enumerate(chunks)
+        )
+
+
 def build_index(notes_dir: Path, db_url: str, progress: bool = True) -> IndexReport:
     """(Re)index the notes in ``notes_dir`` into the store at ``db_url``, incrementally."""
     started = time.perf_counter()
@@ -175,15 +210,7 @@ def build_index(notes_dir: Path, db_url: str, progress: bool = True) -> IndexRep
     except OperationalError as exc:
         raise unavailable(engine, exc) from exc
 
-    # Redact before anything else touches the text: nothing unredacted is chunked, embedded or stored.
-    documents: list[tuple[str, str, list[Chunk]]] = []
-    for note in notes:
-        result = redact(note.text)
-        for finding in result.findings:
-            log.debug("redacted kind=%s file=%s line=%d", finding.kind, note.path, finding.line)
-        if result.findings:
-            log.info("redacted file=%s findings=%d", note.path, len(result.findings))
-        documents.append((note.path, result.text, chunk_note(note.path, result.text)))
+    documents = _redacted_documents(notes)
 
     with transaction(engine) as session:
         known = set(session.scalars(select(VectorRow.content_hash).where(VectorRow.model == MODEL_NAME)))
@@ -200,20 +227,7 @@ def build_index(notes_dir: Path, db_url: str, progress: bool = True) -> IndexRep
     with transaction(engine) as session:
         old_paths = set(session.scalars(select(DocumentRow.path)))
         new_paths = {path for path, _, _ in documents}
-        session.execute(delete(ChunkRow))
-        session.execute(delete(DocumentRow).where(DocumentRow.path.not_in(new_paths)))
-        rows = {row.path: row for row in session.scalars(select(DocumentRow))}
-        for path, text, chunks in documents:
-            row = rows.get(path) or DocumentRow(path=path)
-            row.sha256 = _sha256(text)
-            session.add(row)
-            session.flush()
-            session.add_all(
-                ChunkRow(document_id=row.id, ordinal=i, heading_path=list(c.heading_path),
-                         line_start=c.line_start, line_end=c.line_end, text=c.text,
-                         content_hash=c.content_hash)
-                for i, c in enumerate(chunks)
-            )
+        _write_documents(session, documents, new_paths)
         session.add_all(
             VectorRow(content_hash=h, model=MODEL_NAME, data=v.astype(np.float32).tobytes())
             for h, v in new_vectors.items()

@@ -42,6 +42,7 @@ class ModelSpec:
         return [f"{self.package_prefix}{i}" for i in range(1, self.parts + 1)]
 
 
+# One entry per model file, alike in shape only (duplicates: justified).
 MODELS: dict[str, ModelSpec] = {
     "1.5b": ModelSpec(
         filename="qwen2.5-coder-1.5b-instruct-q4_k_m.gguf",

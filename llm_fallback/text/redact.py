@@ -291,6 +291,7 @@ def _credential_shaped(value: str) -> bool:
 # Detectors. Each takes the normalised text and yields (start, end, kind) spans in it.
 
 _PROVIDER_KEY = re.compile(rf"(?<![\w-]){_KEY_PREFIX.pattern}[A-Za-z0-9_\-]{{8,}}")
+# Pattern tables, here and above, alike in shape only (duplicates: justified): one regex per kind of secret.
 _CLOUD_KEY = re.compile(
     r"(?<![A-Za-z0-9])(?:(?:AKIA|ASIA)[0-9A-Z]{16}|LTAI[A-Za-z0-9]{12,28}|AKID[A-Za-z0-9]{32})(?![A-Za-z0-9])"
 )
