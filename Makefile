@@ -131,7 +131,7 @@ browser:
 
 # Figures, not pass/fail: retrieval quality and latency, answer quality and latency.
 bench: setup
-	$(APP_PY) bench/retrieval.py
+	$(APP_PY) -m bench.retrieval
 	$(APP_PY) -m bench.answer
 	$(APP_PY) -m bench.faq
 

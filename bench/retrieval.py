@@ -1,6 +1,6 @@
 """Retrieval benchmark (prints figures; not part of the tests).
 
-    python bench/retrieval.py [--dev ../shared/eval/dev.yml] [--scale 100000] [--pg URL]
+    python -m bench.retrieval [--dev ../shared/eval/dev.yml] [--scale 100000] [--pg URL]
 
 1. Quality on the dev set: hit@1/3/5 and MRR for BM25 alone, dense alone and the fusion, the
    relevance threshold's wrong-side counts, and query latency, on an index of notes/.

@@ -1,6 +1,6 @@
 """Skill answers end to end through the REST webhook (prints figures; not part of the tests).
 
-    python bench/skills.py [--n 20]
+    python -m bench.skills [--n 20]
 
 Starts the real action server and Rasa server (tests/servers.py) with the trained model, then asks
 skill questions whose entities are all given up front (NLU, dialogue, the form's validation call,
