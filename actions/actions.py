@@ -14,7 +14,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from llm_fallback.answer.pipeline import busy_reply
-from llm_fallback.knowledge.retrieve import IndexNotBuiltError
+from llm_fallback.knowledge.store import IndexNotBuiltError
 from llm_fallback.llm.errors import LLMBusy
 from llm_fallback.routing import faq_or_notes
 from llm_fallback.text.lang import detect_lang, is_bare_term

@@ -82,12 +82,10 @@ def _redact(args: argparse.Namespace) -> None:
 def _calibrate(args: argparse.Namespace) -> None:
     from llm_fallback.knowledge.calibrate import calibrate, clinc_out_of_scope, load_questions
     from llm_fallback.knowledge.retrieve import PARAMS_PATH, Params, Retriever
-    from llm_fallback.knowledge.store import load_index
+    from llm_fallback.knowledge.store import require_index
 
     settings = load_settings()
-    stored = load_index(args.db or settings.db_url)
-    if stored is None:
-        raise CliError("the notes index has not been built yet: run `python -m llm_fallback index`")
+    stored = require_index(args.db or settings.db_url)
     questions = load_questions()
     clinc = Path(args.clinc) if args.clinc else DEFAULT_CLINC
     if clinc.is_file():
@@ -147,8 +145,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     from llm_fallback.cli.faq import FaqCliError
-    from llm_fallback.knowledge.retrieve import IndexNotBuiltError
-    from llm_fallback.knowledge.store import StoreError
+    from llm_fallback.knowledge.store import IndexNotBuiltError, StoreError
 
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, stream=sys.stderr,

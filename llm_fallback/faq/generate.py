@@ -39,8 +39,7 @@ from llm_fallback.faq.store import (
 )
 from llm_fallback.faq.sync import evidence, reconcile
 from llm_fallback.knowledge.chunk import Chunk
-from llm_fallback.knowledge.retrieve import IndexNotBuiltError
-from llm_fallback.knowledge.store import disposing, load_index, transaction
+from llm_fallback.knowledge.store import disposing, require_index, transaction
 from llm_fallback.llm.errors import LLMError
 from llm_fallback.llm.service import LLM, Message, get_llm
 from llm_fallback.text.lang import CJK
@@ -224,9 +223,7 @@ def generate(db_url: str | None = None, llm: LLM | None = None, limit: int | Non
     """Generate pairs for the chunks not done yet (at most ``limit`` of them) into the store."""
     settings = settings or load_settings()
     db_url = db_url or settings.db_url
-    stored = load_index(db_url)
-    if stored is None:
-        raise IndexNotBuiltError("the notes index has not been built yet: run `python -m llm_fallback index`")
+    stored = require_index(db_url)
     chunks = stored.chunks
     report = GenerateReport(chunks=len(chunks))
     engine = open_store(db_url)

@@ -26,17 +26,13 @@ from llm_fallback.knowledge.chunk import Chunk
 from llm_fallback.knowledge.embed import get_embedder
 from llm_fallback.knowledge.fitted import load_params
 from llm_fallback.knowledge.logistic import sigmoid
-from llm_fallback.knowledge.store import load_index
+from llm_fallback.knowledge.store import require_index
 from llm_fallback.text.tokenize import tokenize, translate_terms
 
 log = logging.getLogger(__name__)
 
 PARAMS_PATH = Path(__file__).with_name("retrieval_params.json")
 FEATURES = ("cosine", "bm25_norm", "coverage")
-
-
-class IndexNotBuiltError(RuntimeError):
-    """The knowledge store holds no index yet."""
 
 
 @dataclass(frozen=True)
@@ -218,9 +214,7 @@ class Retriever:
 
 @lru_cache(maxsize=4)
 def _load_retriever(db_url: str, userdict: Path) -> Retriever:
-    stored = load_index(db_url)
-    if stored is None:
-        raise IndexNotBuiltError("the notes index has not been built yet: run `python -m llm_fallback index`")
+    stored = require_index(db_url)
     log.info("index loaded generation=%d chunks=%d", stored.generation, len(stored.chunks))
     return Retriever(stored.chunks, stored.vectors, Params.load(), userdict)
 

@@ -272,6 +272,24 @@ def _embed(todo: dict[str, str], progress: bool) -> dict[str, np.ndarray]:
     return dict(zip(hashes, vectors, strict=True))
 
 
+NOT_BUILT = "the notes index has not been built yet: run `python -m llm_fallback index`"
+
+
+class IndexNotBuiltError(RuntimeError):
+    """The knowledge store holds no index yet."""
+
+    def __init__(self, message: str = NOT_BUILT) -> None:
+        super().__init__(message)
+
+
+def require_index(db_url: str) -> StoredIndex:
+    """The current index; raises IndexNotBuiltError when there is none."""
+    stored = load_index(db_url)
+    if stored is None:
+        raise IndexNotBuiltError()
+    return stored
+
+
 def load_index(db_url: str) -> StoredIndex | None:
     """The current index, or None when the store holds none (no tables or never built)."""
     engine = make_engine(db_url)

@@ -13,13 +13,12 @@ from llm_fallback.knowledge import retrieve
 from llm_fallback.knowledge.retrieve import (
     Bm25,
     Hit,
-    IndexNotBuiltError,
     Params,
     Retriever,
     get_retriever,
     question_concepts,
 )
-from llm_fallback.knowledge.store import build_index
+from llm_fallback.knowledge.store import IndexNotBuiltError, build_index
 
 NOTES = Path(__file__).resolve().parents[2] / "notes"
 
