@@ -26,6 +26,7 @@ from pathlib import Path
 
 import yaml
 
+from bench.stats import percentile
 from llm_fallback.answer.pipeline import Answer, answer_question
 from llm_fallback.config import PROJECT_ROOT, load_settings
 from llm_fallback.knowledge.retrieve import get_retriever
@@ -95,11 +96,6 @@ def passes(item: dict, result: Answer, secrets: set[str]) -> bool:
     raise ValueError(f"unknown kind {kind}")
 
 
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dev", type=Path, default=DEV)
@@ -149,8 +145,8 @@ def main() -> int:
                  if r["ttft_s"] and r["tokens"] > 1 and r["seconds"] > r["ttft_s"]]
         ratios = [r["seconds"] / r["raw_seconds"] for r in generated]
         print(f"LLM-routed questions: {len(generated)}")
-        print(f"latency   median {statistics.median(seconds):.2f}s  p95 {pct(seconds, 0.95):.2f}s")
-        print(f"TTFT      median {statistics.median(ttfts):.2f}s  p95 {pct(ttfts, 0.95):.2f}s")
+        print(f"latency   median {statistics.median(seconds):.2f}s  p95 {percentile(seconds, 0.95):.2f}s")
+        print(f"TTFT      median {statistics.median(ttfts):.2f}s  p95 {percentile(ttfts, 0.95):.2f}s")
         print(f"tokens/s  median {statistics.median(rates):.1f}  (tokens per answer median "
               f"{statistics.median(r['tokens'] for r in generated):.0f})")
         print(f"raw llama-cpp-python  median {statistics.median(r['raw_seconds'] for r in generated):.2f}s  "

@@ -23,17 +23,13 @@ from pathlib import Path
 
 import yaml
 
+from bench.stats import percentile
 from llm_fallback.config import PROJECT_ROOT, load_settings
 from llm_fallback.faq.match import get_faq_matcher
 from llm_fallback.faq.review import counts, read_yaml
 from tests.servers import action_server, rasa_server
 
 PARAPHRASES = PROJECT_ROOT / "tests" / "faq_paraphrases.yml"
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def report_counts() -> None:

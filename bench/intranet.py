@@ -29,6 +29,7 @@ from pathlib import Path
 
 import requests
 
+from bench.stats import percentile
 from channels.auth import Authenticator, SignatureChecker, conversation_id, sign, signed_headers
 from channels.payload import parse_inbound
 from channels.ratelimit import IntranetLimits, RateLimiter, client_address, parse_networks
@@ -73,11 +74,6 @@ def old_parse(body: bytes) -> tuple[str, str, dict]:
 
 
 # --- the in-process comparison ----------------------------------------------------------------------
-
-
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def tree(depth: int, width: int) -> object:
@@ -173,7 +169,7 @@ def compare_in_process(n: int) -> None:
                 for run, out, body in pairs if i % 2 == 0 else reversed(pairs):
                     headers = pipes.headers(auth, body)  # signed outside the timed part
                     out.append(time_ms(run, body, headers))
-            old_p95, new_p95 = pct(old, 0.95), pct(new, 0.95)
+            old_p95, new_p95 = percentile(old, 0.95), percentile(new, 0.95)
             print(
                 f"{auth:<7}{kind:<9}{statistics.median(old):>11.3f}{old_p95:>9.3f}"
                 f"{statistics.median(new):>12.3f}{new_p95:>9.3f}{new_p95 - old_p95:>+11.3f}"
@@ -184,7 +180,7 @@ def compare_in_process(n: int) -> None:
 
 
 def line(name: str, values: list[float]) -> str:
-    median, p95 = statistics.median(values), pct(values, 0.95)
+    median, p95 = statistics.median(values), percentile(values, 0.95)
     return f"{name:<22} median {median:7.2f} ms   p95 {p95:7.2f} ms   n={len(values)}"
 
 
@@ -235,7 +231,7 @@ def compare_servers(n: int) -> None:
         print(line(kind, values))
     for kind in ("intranet (token)", "intranet (hmac)"):
         median = statistics.median(results[kind]) - statistics.median(results["rest"])
-        p95 = pct(results[kind], 0.95) - pct(results["rest"], 0.95)
+        p95 = percentile(results[kind], 0.95) - percentile(results["rest"], 0.95)
         print(f"overhead {kind:<16} median {median:+7.2f} ms   p95 {p95:+7.2f} ms")
 
 

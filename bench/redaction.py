@@ -28,6 +28,7 @@ from types import ModuleType
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.stats import percentile  # noqa: E402
 from llm_fallback.text import redact as new_module  # noqa: E402 - after the path set-up above
 from tests.redaction_corpus import LOOK_ALIKES, SECRETS  # noqa: E402
 
@@ -68,11 +69,6 @@ def per_line_us(redact: Redact, lines: list[str], repeat: int, batches: int = 5)
     return costs
 
 
-def p95(values: list[float]) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
-
-
 def leaks(output: str, value: str) -> bool:
     """Same rule as tests/unit/test_redact.py: the value or a 6-character piece of it survives."""
     views = (output, unicodedata.normalize("NFKC", output.replace("\u200b", "")))
@@ -105,7 +101,7 @@ def report(modules: dict[str, ModuleType], notes_dir: Path, repeat: int) -> None
         for name, module in modules.items():
             costs = per_line_us(module.redact, lines, repeat)
             rows.setdefault(f"{label}: median µs", {})[name] = f"{statistics.median(costs):.1f}"
-            rows.setdefault(f"{label}: p95 µs", {})[name] = f"{p95(costs):.1f}"
+            rows.setdefault(f"{label}: p95 µs", {})[name] = f"{percentile(costs, 0.95):.1f}"
     for name, module in modules.items():
         whole = per_line_us(module.redact, notes, 5)
         rows.setdefault("notes, whole files: total ms", {})[name] = f"{sum(whole) / 1000:.1f}"

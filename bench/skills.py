@@ -23,6 +23,7 @@ import requests
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.stats import percentile  # noqa: E402
 from tests.servers import action_server, rasa_server  # noqa: E402
 
 QUESTIONS = [
@@ -33,11 +34,6 @@ QUESTIONS = [
     "模型过拟合了，LoRA 参数怎么调",
     "多卡部署追求高吞吐用什么推理引擎",
 ]
-
-
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def ask(url: str, message: str) -> tuple[float, str]:
@@ -73,8 +69,9 @@ def main() -> None:
                     per_question[question].append(elapsed)
     everything = [v for values in per_question.values() for v in values]
     for question, values in per_question.items():
-        print(f"{statistics.median(values):7.1f} ms median {pct(values, 0.95):7.1f} ms p95  {question}")
-    median, p95 = statistics.median(everything), pct(everything, 0.95)
+        p95 = percentile(values, 0.95)
+        print(f"{statistics.median(values):7.1f} ms median {p95:7.1f} ms p95  {question}")
+    median, p95 = statistics.median(everything), percentile(everything, 0.95)
     print(f"all {len(everything)} requests: median {median:.1f} ms, p95 {p95:.1f} ms")
 
 
