@@ -37,10 +37,15 @@ Redact = Callable[[str], object]
 
 def load_baseline(rev: str) -> ModuleType | None:
     """redact.py as committed at ``rev``, imported from a temporary file (None without git)."""
-    try:
-        source = subprocess.run(["git", "show", f"{rev}:llm_fallback/text/redact.py"], cwd=ROOT, check=True,
-                                capture_output=True, text=True).stdout
-    except (OSError, subprocess.CalledProcessError):
+    source = None
+    for path in ("llm_fallback/text/redact.py", "llm_fallback/redact.py"):  # after, before the move
+        try:
+            source = subprocess.run(["git", "show", f"{rev}:{path}"], cwd=ROOT, check=True,
+                                    capture_output=True, text=True).stdout
+            break
+        except (OSError, subprocess.CalledProcessError):
+            continue
+    if source is None:
         return None
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "redact_head.py"
