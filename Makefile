@@ -77,7 +77,7 @@ venvs: .venv-rasa/.installed .venv/.installed
 
 # The knowledge base: redacted notes -> chunks -> vectors in var/knowledge.db (incremental).
 index: var/.indexed
-LLM_FALLBACK_SOURCES := $(shell find llm_fallback -name '*.py' -o -name '*.json' -o -name '*.yml')
+LLM_FALLBACK_SOURCES := $(shell find llm_fallback -name '*.py' -o -name '*.json' -o -name '*.yml' -o -name '*.txt')
 var/.indexed: .venv/.installed $(NOTES) $(LLM_FALLBACK_SOURCES) $(wildcard faq/*.yml)
 	@echo ">>> indexing notes/"
 	$(APP_PY) -m llm_fallback index

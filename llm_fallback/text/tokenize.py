@@ -35,109 +35,15 @@ _STOP_WORDS_TEXT = """
 """
 STOP_WORDS = frozenset(_STOP_WORDS_TEXT.split())
 
-# English <-> Chinese pairs of the field's common terms ("english phrase|中文,中文" per line). The
-# notes are Chinese and many questions are English (or the reverse): BM25 cannot bridge that, and
-# the multilingual embedder does it poorly, so a question also gets the other language's terms.
-_GLOSSARY_TEXT = """
-fine-tuning, fine tuning, finetuning, fine-tune, finetune|微调
-quantization, quantize, quantized|量化
-inference|推理
-training, train|训练
-dataset, data set|数据集
-gpu memory, vram, video memory|显存
-memory|内存,显存
-recommend, recommended, recommendation|推荐
-framework|框架
-deploy, deployment|部署
-parameter, parameters|参数
-learning rate|学习率
-overfitting, overfit|过拟合
-embedding, embeddings|嵌入,向量
-vector, vectors|向量
-vector database, vector store|向量库,向量数据库
-retrieval, retrieve|检索
-search|搜索,检索
-hybrid|混合
-similarity|相似度
-cosine|余弦
-euclidean|欧氏距离
-prompt, prompts|提示词
-agent, agents|智能体
-evaluation, evaluate|评估
-metric, metrics|指标
-reward model|奖励模型
-reinforcement learning|强化学习
-knowledge base|知识库
-chunk, chunking|分块
-rerank, reranking|重排
-latency|延迟
-throughput|吞吐量
-batching, batch|批处理
-continuous|持续
-dynamic|动态
-static|静态
-precision|精度
-loss|损失
-performance|性能
-attention|注意力
-decoder|解码器
-encoder|编码器
-sampling, sample|采样
-penalty|惩罚
-repetition|重复
-diversity|多样性
-summary, summarization|摘要
-translation|翻译
-architecture|架构
-drawback, disadvantage, downside, weakness|缺点
-advantage, benefit|优点
-port|端口
-default|默认
-install, installation|安装
-download|下载
-server|服务器
-gradient|梯度
-gradient descent|梯度下降
-optimizer|优化器
-weight decay|权重衰减
-warmup|预热
-low-rank, low rank|低秩
-distillation|蒸馏
-pruning|剪枝
-mixed precision|混合精度
-tracing, trace|追踪
-monitor, monitoring|监控
-platform|平台
-multimodal|多模态
-speech|语音
-image, images|图像,图片
-video|视频
-hallucination|幻觉
-lossless, no loss|无损
-web ui, webui|webui
-step, steps|步骤
-scenario, use case|场景
-context|上下文
-long context|长文本
-temperature|温度
-token, tokens|token
-layer, layers|层
-save, saving|节省
-reduce|减少
-cost|成本
-speed, fast|速度,加速
-mixture of experts|混合专家
-generation, generate|生成
-question answering|问答
-pre-training, pretraining|预训练
-"""
+GLOSSARY = Path(__file__).with_name("glossary.txt")  # English <-> Chinese terms, see the file
 
 
 @cache
 def _glossary() -> list[tuple[re.Pattern[str], str, str]]:
     """(pattern of one side, that side, the other side) for both directions of every pair."""
     entries = []
-    for line in _GLOSSARY_TEXT.strip().splitlines():
+    lines = GLOSSARY.read_text(encoding="utf-8").splitlines()
+    for line in (line for line in lines if line.strip() and not line.startswith("#")):
         english, chinese = line.split("|")
         en_terms = [t.strip() for t in english.split(",")]
         zh_terms = chinese.split(",")
