@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from llm_fallback.config import load_settings
@@ -50,9 +51,10 @@ class Passage:
     text: str  # the trimmed text the model sees
 
 
-def terms(text: str) -> set[str]:
-    """The retrieval tokens of `text` (stop-words dropped), so trimming agrees with what retrieval matched."""
-    return set(tokenize(text, load_settings().jieba_userdict))
+def terms(text: str, userdict: Path | None = None) -> set[str]:
+    """The retrieval tokens of `text` (stop-words dropped), so trimming agrees with what retrieval matched.
+    A caller that splits many sentences passes `userdict`, so the settings are read once."""
+    return set(tokenize(text, userdict or load_settings().jieba_userdict))
 
 
 def sentences(text: str) -> list[str]:
@@ -68,7 +70,8 @@ def best_sentences(text: str, question_terms: set[str], budget: int, fill: bool 
     needs. Without it they are dropped: a side passage that shares nothing only costs prompt time.
     """
     candidates = sentences(text)
-    overlap = [len(terms(s) & question_terms) for s in candidates]
+    userdict = load_settings().jieba_userdict
+    overlap = [len(terms(s, userdict) & question_terms) for s in candidates]
     ranked = sorted((i for i in range(len(candidates)) if fill or overlap[i]), key=lambda i: (-overlap[i], i))
     chosen: list[int] = []
     used = 0
