@@ -101,8 +101,13 @@ if [ "$mode" = shell ]; then
   done
   # In the background so that the traps run at once (terminal closed); it still reads the terminal.
   .venv-rasa/bin/python -m channels.shell --url "$rasa_url" <&0 &
-  pids+=($!)
-  wait -n || true
+  console=$!
+  pids+=("$console")
+  status=0
+  wait -n || status=$?
+  # /stop ends the console; anything else ending first is a server that died.
+  kill -0 "$console" 2>/dev/null && fail "a server stopped (exit $status); see var/rasa.log and var/action-server.log"
+  exit "$status"
 else
   if [ -n "${TELEGRAM_BOT_TOKEN:-}" ] && [ -z "${TELEGRAM_RASA_TOKEN:-}" ]; then
     # The bridge reaches Rasa through the intranet channel with a service token; without one
@@ -126,5 +131,8 @@ else
     pids+=($!)
   fi
   # Stop all when one dies, so a crashed action server is not left unnoticed.
-  wait -n || true
+  status=0
+  wait -n || status=$?
+  echo "a server stopped (exit $status); stopping the others" >&2
+  exit "$status"
 fi

@@ -140,9 +140,8 @@ def test_rate_limiter_allows_a_burst_then_refills() -> None:
     assert "d" not in limiter._buckets  # a look stores nothing
 
 
-@pytest.mark.parametrize(
-    ("raw", "status", "code"),
-    [
+# Bodies the webhook refuses, with the status and code: checked on the parser and on the server.
+BAD_BODIES = [
         (b"{not json", 400, "invalid_json"),
         (b"\xff\xfe", 400, "invalid_json"),
         (b"[1, 2]", 400, "invalid_json"),
@@ -182,8 +181,10 @@ def test_rate_limiter_allows_a_burst_then_refills() -> None:
         (b'{"sender": "a", "message": "hi", "metadata": {"x": ["\\udc00"]}}', 400, "invalid_field"),
         (b'{"sender": "a\\u0000b", "message": "hi"}', 400, "invalid_field"),
         (b'{"sender": "a\\nb", "message": "hi"}', 400, "invalid_field"),
-    ],
-)
+]
+
+
+@pytest.mark.parametrize(("raw", "status", "code"), BAD_BODIES)
 def test_payload_errors(raw: bytes, status: int, code: str) -> None:
     with pytest.raises(PayloadError) as caught:
         parse_inbound(raw)
@@ -812,48 +813,15 @@ def test_failed_authentication_is_throttled_per_client_address(rasa: RasaServer)
 @pytest.mark.parametrize(
     ("raw", "status", "code"),
     [
-        (b"{not json", 400, "invalid_json"),
+        *BAD_BODIES,
         (b'"just a string"', 400, "invalid_json"),
-        (b'{"sender": "a"}', 400, "missing_field"),
         (b'{"message": "hello"}', 400, "missing_field"),
-        (b'{"sender": "a", "message": 42}', 400, "invalid_field"),
-        (b'{"sender": "a", "message": ["hello"]}', 400, "invalid_field"),
-        (b'{"sender": "a", "message": "hello", "metadata": "x"}', 400, "invalid_field"),
-        (json.dumps({"sender": "a", "message": "长" * 1400}).encode(), 413, "message_too_large"),
+        # Only the server sees the whole body's size.
         (
             json.dumps({"sender": "a", "message": "hello", "metadata": {"pad": "x" * 20_000}}).encode(),
             413,
             "body_too_large",
         ),
-        (
-            b'{"sender": "a", "message": "hi", "metadata": {"x": ' + b"[" * 3000 + b"]" * 3000 + b"}}",
-            400,
-            "invalid_json",
-        ),
-        (
-            json.dumps({"sender": "a", "message": "hi", "metadata": depth_nested(9)}).encode(),
-            400,
-            "invalid_field",
-        ),
-        (b'{"sender": "a", "message": "hi", "metadata": {"x": NaN}}', 400, "invalid_json"),
-        (b'{"sender": "a\\u0000", "message": "hi"}', 400, "invalid_field"),
-        (b'{"sender": "a", "message": "\\ud800"}', 400, "invalid_field"),
-    ],
-    ids=[
-        "malformed",
-        "not-object",
-        "no-message",
-        "no-sender",
-        "number",
-        "list",
-        "metadata",
-        "long-message",
-        "oversized-body",
-        "nested-3000",
-        "metadata-depth-9",
-        "nan",
-        "nul-in-sender",
-        "lone-surrogate",
     ],
 )
 def test_bad_bodies_get_a_clear_error(rasa: RasaServer, raw: bytes, status: int, code: str) -> None:
