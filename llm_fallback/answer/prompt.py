@@ -5,7 +5,7 @@ passages are cut to the sentences sharing the most terms with the question, with
 budget. The rules sit in a fixed system message so llama.cpp reuses their evaluation across calls.
 `fit_messages` trims the passages further when the model's context window is smaller than the
 prompt plus the answer's tokens (a small LLM_CTX, a long question). Chat-template control tokens
-are not handled here: llm.prepare_messages cleans every message of every prompt in one place.
+are not handled here: llm.service.prepare_messages cleans every message of every prompt in one place.
 """
 
 from __future__ import annotations
