@@ -17,7 +17,6 @@ from telegram import Update
 
 from channels.settings import TelegramSettings
 from channels.telegram.app import build_application
-from channels.telegram.handlers import TEXTS  # noqa: F401 - the tests read the replies here
 from channels.telegram.webhook import run_webhook
 
 log = logging.getLogger("channels.telegram")

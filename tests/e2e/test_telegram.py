@@ -15,7 +15,7 @@ import pytest
 import requests
 
 from channels import unavailable
-from channels.telegram_bridge import TEXTS
+from channels.telegram.handlers import TEXTS
 from channels.telegram_format import CallbackStore, keyboard, split_text, utf16_len
 from tests.fake_bot_api import FakeBotApi
 from tests.servers import RasaServer, free_port, http_ok, rasa_server, telegram_bridge
