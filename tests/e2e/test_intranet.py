@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import math
 import re
 import socket
 import time
@@ -808,6 +809,18 @@ def test_failed_authentication_is_throttled_per_client_address(rasa: RasaServer)
     time.sleep(retry_after + 0.5)
     assert rasa.intranet(raw, headers=as_client(guesser, **signed)).status_code == 200
 
+LONE_SURROGATE = re.compile(rb"\\u[dD][89a-fA-F]")
+
+
+def has_infinity(value: object) -> bool:
+    if isinstance(value, float):
+        return math.isinf(value)
+    if isinstance(value, dict):
+        return any(has_infinity(item) for item in value.values())
+    if isinstance(value, list):
+        return any(has_infinity(item) for item in value)
+    return False
+
 
 @pytest.mark.servers
 @pytest.mark.parametrize(
@@ -830,13 +843,15 @@ def test_bad_bodies_get_a_clear_error(rasa: RasaServer, raw: bytes, status: int,
     assert reply.json()["message"]
     assert_conforms(reply)
     # What the server refuses with 400, the published schema refuses too (413s are size limits;
-    # lone surrogates are beyond what JSON Schema can say; 3,000 levels are beyond jsonschema).
+    # lone surrogates and numbers beyond a float are beyond what JSON Schema can say; 3,000 levels
+    # are beyond jsonschema).
     try:
         parsed = json.loads(raw, parse_constant=not_json)
     except (ValueError, RecursionError):
         return  # not JSON at all (NaN is Python's extension): no schema to compare with
-    if status == 400 and b"\\ud8" not in raw:
+    if status == 400 and not LONE_SURROGATE.search(raw) and not has_infinity(parsed):
         assert request_errors(parsed), f"the OpenAPI schema accepts a body the server refuses: {raw[:80]!r}"
+
 
 
 @pytest.mark.servers
