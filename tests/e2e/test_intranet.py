@@ -809,6 +809,7 @@ def test_failed_authentication_is_throttled_per_client_address(rasa: RasaServer)
     time.sleep(retry_after + 0.5)
     assert rasa.intranet(raw, headers=as_client(guesser, **signed)).status_code == 200
 
+
 LONE_SURROGATE = re.compile(rb"\\u[dD][89a-fA-F]")
 
 
