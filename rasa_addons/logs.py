@@ -26,8 +26,7 @@ def redacted_record_factory(base: Any) -> Any:
             message = record.getMessage()
         except Exception:  # a malformed log call is logging's to report, not ours
             return record
-        MEMORY.remember(message)
-        cleaned = MEMORY.scrub(message)
+        cleaned = MEMORY.scrub(MEMORY.remember(message), redact_first=False)
         if cleaned != message:
             record.msg, record.args = cleaned, ()
         return record

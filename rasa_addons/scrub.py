@@ -15,7 +15,7 @@ import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
-from llm_fallback.text.redact import MARK, redact
+from llm_fallback.text.redact import MARK, RedactionResult, redact
 
 # Shorter pieces would blank out ordinary words wherever they occur.
 MIN_CHARS = 6
@@ -27,11 +27,11 @@ def unescape_json(text: str) -> str:
     return _JSON_ESCAPE.sub(lambda m: chr(int(m.group(1), 16)), text)
 
 
-def secret_values(text: str) -> set[str]:
-    """The raw values `redact` removes from `text`."""
+def secret_values(text: str, found: RedactionResult) -> set[str]:
+    """The raw values `found` (the redactor's result on `text`) removed from `text`."""
     lines = text.splitlines() or [""]
-    found = {lines[f.line - 1][f.start:f.end] for f in redact(text).findings if f.line <= len(lines)}
-    return {value.strip() for value in found if len(value.strip()) >= MIN_CHARS}
+    values = {lines[f.line - 1][f.start:f.end] for f in found.findings if f.line <= len(lines)}
+    return {value.strip() for value in values if len(value.strip()) >= MIN_CHARS}
 
 
 @dataclass
@@ -42,15 +42,20 @@ class SecretMemory:
     ttl_s: float = 3600.0
     _values: OrderedDict[str, float] = field(default_factory=OrderedDict, repr=False)
 
-    def remember(self, text: str) -> None:
+    def remember(self, text: str) -> str:
+        """Learns the secret values in `text`; returns `text` redacted (one redactor pass when
+        there is nothing JSON-escaped to read through)."""
         now = time.monotonic()
-        for value in secret_values(unescape_json(text)):
+        visible = unescape_json(text)
+        found = redact(visible)
+        for value in secret_values(visible, found):
             self._values.pop(value, None)
             self._values[value] = now + self.ttl_s
         while self._values and (
             len(self._values) > self.max_values or next(iter(self._values.values())) < now
         ):
             self._values.popitem(last=False)
+        return found.text if visible == text else redact(text).text
 
     def scrub(self, text: str, redact_first: bool = True) -> str:
         """`text` (redacted first unless told not to) with every remembered value, or a piece of
