@@ -22,6 +22,7 @@ from channels.rasa_client import RasaBusy, RasaClient, RasaUnavailable
 from channels.ratelimit import RateLimiter
 from channels.settings import TelegramSettings
 from channels.telegram_format import CallbackStore, keyboard, split_text
+from channels.unavailable import UNAVAILABLE
 
 log = logging.getLogger("channels.telegram")
 
@@ -51,12 +52,6 @@ TEXTS = {
         "zh": "消息太长了（{n} 字节，上限 {limit}），请缩短或分成几条发送。",
         "en": "Your message is too long ({n} bytes, the limit is {limit}); "
         "please shorten it or send it in several parts.",
-    },
-    # Rasa answered with no message at all, e.g. when the action server is down.
-    "no_reply": {
-        "zh": "助手这次没有给出回答，后台服务可能暂时不可用，请稍后重试。",
-        "en": "The assistant gave no answer this time; a service behind it may be temporarily "
-        "unavailable. Please retry in a moment.",
     },
     "reset": {
         "zh": "对话已重置，可以重新开始了。",
@@ -227,7 +222,8 @@ class Bridge:
             sent = await self.deliver(context, chat.id, replies)
             if not sent and not silent_ok:
                 log.warning("rasa sent no reply chat=%s", chat.id)
-                await context.bot.send_message(chat.id, TEXTS["no_reply"][lang])
+                # The same words the Rasa channels use for a turn that answered nothing.
+                await context.bot.send_message(chat.id, UNAVAILABLE[lang])
                 return None
         return sent
 
