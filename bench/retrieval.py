@@ -34,6 +34,7 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.stats import percentile  # noqa: E402
 from llm_fallback.config import load_settings  # noqa: E402
 from llm_fallback.knowledge.calibrate import evidence_rank  # noqa: E402 - after the path set-up above
 from llm_fallback.knowledge.chunk import Chunk  # noqa: E402
@@ -46,7 +47,7 @@ PG_URL = "postgresql://postgres@127.0.0.1:5432/test"
 
 
 def _ms(seconds: list[float]) -> str:
-    median, p95 = statistics.median(seconds) * 1000, np.percentile(seconds, 95) * 1000
+    median, p95 = statistics.median(seconds) * 1000, percentile(seconds, 0.95) * 1000
     return f"median {median:.1f} ms, p95 {p95:.1f} ms"
 
 

@@ -10,7 +10,6 @@ turn that sends nothing back gets "temporarily unavailable" (channels/unavailabl
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import json
 import logging
 from asyncio import Queue
@@ -23,16 +22,10 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from channels.loopback import is_loopback
 from channels.unavailable import answer_or_apologise
 
 logger = logging.getLogger(__name__)
-
-
-def is_loopback_peer(ip: str) -> bool:
-    try:
-        return ipaddress.ip_address(ip).is_loopback
-    except ValueError:
-        return False
 
 
 class CountingQueueOutput(QueueOutputChannel):
@@ -73,7 +66,7 @@ class LoopbackRestInput(RestInput):
 
         @hook.on_request
         async def loopback_only(request: Request) -> HTTPResponse | None:
-            if is_loopback_peer(request.ip):
+            if is_loopback(request.ip):
                 return None
             logger.info("rest channel refused ip=%s", request.ip)
             return response.json(

@@ -16,20 +16,15 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from llm_fallback.text.lang import detect_lang
+from llm_fallback.text.replies import say
 
 if TYPE_CHECKING:  # the texts are also read where Rasa is not installed (the bridge, tests)
     from rasa.core.channels.channel import UserMessage
 
 logger = logging.getLogger(__name__)
 
-UNAVAILABLE = {
-    "zh": "抱歉，助手暂时不可用，请稍后重试。",
-    "en": "Sorry, the assistant is temporarily unavailable. Please try again in a moment.",
-}
-
-
 def unavailable_text(user_text: str | None) -> str:
-    return UNAVAILABLE[detect_lang(user_text or "")]
+    return say("unavailable", detect_lang(user_text or ""))
 
 
 async def answer_or_apologise(

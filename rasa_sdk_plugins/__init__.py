@@ -9,7 +9,6 @@ is the boundary; anywhere else `ACTION_SERVER_TOKEN` is required, and Rasa sends
 from __future__ import annotations
 
 import hmac
-import ipaddress
 import logging
 import os
 
@@ -17,6 +16,8 @@ import pluggy
 from sanic import Sanic, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
+
+from channels.loopback import is_loopback
 
 logger = logging.getLogger(__name__)
 hookimpl = pluggy.HookimplMarker("rasa_sdk")
@@ -27,15 +28,6 @@ OPEN_PATHS = frozenset({"/health"})
 
 class InsecureBindError(RuntimeError):
     """The action server was asked to listen beyond loopback without a token."""
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def bearer_matches(authorization: str | None, token: str) -> bool:

@@ -22,7 +22,7 @@ cd "$(dirname "$0")/.."
 fail() { echo "$*" >&2; exit 1; }
 
 is_loopback() {
-  .venv/bin/python -c 'import sys; from rasa_sdk_plugins import is_loopback; sys.exit(not is_loopback(sys.argv[1]))' "$1"
+  .venv/bin/python -c 'import sys; from channels.loopback import is_loopback; sys.exit(not is_loopback(sys.argv[1]))' "$1"
 }
 
 port_free() {

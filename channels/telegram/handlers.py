@@ -22,51 +22,12 @@ from channels.rasa_client import RasaBusy, RasaClient, RasaUnavailable
 from channels.ratelimit import RateLimiter
 from channels.settings import TelegramSettings
 from channels.telegram_format import CallbackStore, keyboard, split_text
-from channels.unavailable import UNAVAILABLE
+from llm_fallback.text.replies import say
 
 log = logging.getLogger("channels.telegram")
 
 
 TYPING_REFRESH_S = 4.5  # Telegram shows "typing" for about 5 s per chat action
-TEXTS = {
-    "refused": {
-        "zh": "抱歉，这个助手只为团队成员服务。请把你的 Telegram id {id} 发给管理员开通。",
-        "en": "Sorry, this assistant serves the team only. "
-        "Send your Telegram id {id} to an admin to be added.",
-    },
-    "non_text": {
-        "zh": "我只能读文字消息，请直接用文字提问。",
-        "en": "I can only read text messages; please type your question.",
-    },
-    "too_fast": {
-        "zh": "消息太频繁了，请 {s} 秒后再发。",
-        "en": "You're sending messages too fast; please wait {s} s.",
-    },
-    "unavailable": {
-        "zh": "助手暂时不可用，请过一会儿再试。",
-        "en": "The assistant is unavailable right now; please try again in a minute.",
-    },
-    "busy": {"zh": "现在提问的人比较多，请稍后再试。", "en": "I'm busy right now; please retry in a moment."},
-    # Telegram allows 4096 characters, the intranet webhook 4096 UTF-8 bytes: ~1,365 Chinese characters.
-    "too_long": {
-        "zh": "消息太长了（{n} 字节，上限 {limit}），请缩短或分成几条发送。",
-        "en": "Your message is too long ({n} bytes, the limit is {limit}); "
-        "please shorten it or send it in several parts.",
-    },
-    "reset": {
-        "zh": "对话已重置，可以重新开始了。",
-        "en": "The conversation has been reset; let's start over.",
-    },
-    "commands": {
-        "zh": "命令：/help 能问什么 · /reset 重新开始对话",
-        "en": "Commands: /help what I can do · /reset start the conversation over",
-    },
-    "unknown_command": {
-        "zh": "不认识这个命令。可用的命令：/start /help /reset",
-        "en": "I don't know that command. Try /start, /help or /reset.",
-    },
-    "expired": {"zh": "这个按钮已过期，请重新提问。", "en": "This button has expired; please ask again."},
-}
 # What /start and /help ask Rasa, so the greeting and the help come from the domain, in the user's language.
 ASK = {"start": {"zh": "你好", "en": "hello"}, "help": {"zh": "帮助", "en": "help"}}
 RESTART = "/restart"
@@ -118,7 +79,7 @@ class Bridge:
             return
         user, chat = update.effective_user, update.effective_chat
         log.info("telegram refused user=%s chat=%s", user.id if user else None, chat.id if chat else None)
-        text = TEXTS["refused"][user_lang(user)].format(id=user.id if user else (chat.id if chat else "?"))
+        text = say("telegram_refused", user_lang(user), id=user.id if user else (chat.id if chat else "?"))
         # Refuse what a person typed or tapped; joins, stickers and the like are just dropped.
         with contextlib.suppress(TelegramError):
             if update.callback_query:
@@ -137,31 +98,31 @@ class Bridge:
     async def _ask_with_hint(self, update: Update, context: ContextTypes.DEFAULT_TYPE, command: str) -> None:
         lang = user_lang(update.effective_user)
         if await self.converse(update, context, ASK[command][lang]) is not None:
-            await context.bot.send_message(update.effective_chat.id, TEXTS["commands"][lang])
+            await context.bot.send_message(update.effective_chat.id, say("commands", lang))
 
     async def reset(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         # Rasa may answer /restart with nothing (no utter_restart in the domain): then the bridge's
         # own text confirms it, and only then, so the user never reads two confirmations.
         if await self.converse(update, context, RESTART, silent_ok=True) == 0:
             lang = user_lang(update.effective_user)
-            await context.bot.send_message(update.effective_chat.id, TEXTS["reset"][lang])
+            await context.bot.send_message(update.effective_chat.id, say("reset", lang))
 
     async def unknown_command(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        await update.message.reply_text(TEXTS["unknown_command"][user_lang(update.effective_user)])
+        await update.message.reply_text(say("unknown_command", user_lang(update.effective_user)))
 
     # --- messages and buttons ---------------------------------------------------------------------
     async def text(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await self.converse(update, context, update.message.text)
 
     async def non_text(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        await update.message.reply_text(TEXTS["non_text"][user_lang(update.effective_user)])
+        await update.message.reply_text(say("non_text", user_lang(update.effective_user)))
 
     async def button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         query = update.callback_query
         lang = user_lang(update.effective_user)
         payload = self.callbacks.payload_for(query.data or "")
         if payload is None or update.effective_chat is None:
-            await query.answer(TEXTS["expired"][lang])
+            await query.answer(say("expired", lang))
             return
         await query.answer()
         message = query.message
@@ -196,7 +157,7 @@ class Bridge:
             if self._warned_until.get(chat.id, 0.0) < time.monotonic():
                 self._warned_until[chat.id] = time.monotonic() + wait_s
                 await context.bot.send_message(
-                    chat.id, TEXTS["too_fast"][lang].format(s=max(1, round(wait_s)))
+                    chat.id, say("too_fast", lang, s=max(1, round(wait_s)))
                 )
             return None
         size = len(text.encode("utf-8"))
@@ -205,7 +166,7 @@ class Bridge:
             # the webhook's 413 would otherwise reach the user as "unavailable".
             log.info("telegram message too long chat=%s bytes=%d", chat.id, size)
             await context.bot.send_message(
-                chat.id, TEXTS["too_long"][lang].format(n=size, limit=MAX_MESSAGE_BYTES)
+                chat.id, say("too_long", lang, n=size, limit=MAX_MESSAGE_BYTES)
             )
             return None
         async with self._lock(chat.id), self._typing(context, chat.id):
@@ -213,17 +174,17 @@ class Bridge:
                 replies = await self.rasa.send(sender_id(chat), text, metadata_of(chat, user))
             except RasaBusy:
                 log.warning("rasa busy chat=%s", chat.id)
-                await context.bot.send_message(chat.id, TEXTS["busy"][lang])
+                await context.bot.send_message(chat.id, say("busy", lang))
                 return None
             except RasaUnavailable as exc:
                 log.warning("rasa unavailable chat=%s: %s", chat.id, exc)
-                await context.bot.send_message(chat.id, TEXTS["unavailable"][lang])
+                await context.bot.send_message(chat.id, say("unavailable", lang))
                 return None
             sent = await self.deliver(context, chat.id, replies)
             if not sent and not silent_ok:
                 log.warning("rasa sent no reply chat=%s", chat.id)
                 # The same words the Rasa channels use for a turn that answered nothing.
-                await context.bot.send_message(chat.id, UNAVAILABLE[lang])
+                await context.bot.send_message(chat.id, say("unavailable", lang))
                 return None
         return sent
 

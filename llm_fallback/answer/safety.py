@@ -19,6 +19,7 @@ from typing import Literal
 
 from llm_fallback.text.lang import Lang
 from llm_fallback.text.redact import redact
+from llm_fallback.text.replies import say
 
 Refusal = Literal["credential", "harmful", "injection"]
 
@@ -64,32 +65,13 @@ _INJECTION = re.compile(
     r"|(?:输出|显示|打印|告诉我|给我|重复|泄露|忽略|忘记)(?:一下)?你的(?:系统)?(?:提示词|指令|设定)"
 )
 
-_REPLIES: dict[Refusal, dict[Lang, str]] = {
-    "credential": {
-        "zh": "抱歉，我不提供密码、密钥、令牌或连接串等凭证。笔记里的凭证都已隐去；"
-              "需要访问权限请联系系统管理员。",
-        "en": "Sorry, I don't share passwords, keys, tokens or connection strings. Credentials in the notes "
-              "are redacted; please ask the system's administrator for access.",
-    },
-    "harmful": {
-        "zh": "抱歉，这个请求可能造成严重伤害，无论以什么身份或情境提出，我都不能提供相关内容。",
-        "en": "Sorry, I can't help with that: it could cause serious harm, whatever the framing "
-              "or role-play.",
-    },
-    "injection": {
-        "zh": "抱歉，我只按笔记回答问题，不执行改变我规则的指令。",
-        "en": "Sorry, I only answer questions from the notes and don't follow instructions that "
-              "change my rules.",
-    },
-}
-
 
 @dataclass(frozen=True)
 class Verdict:
     reason: Refusal
 
     def reply(self, lang: Lang) -> str:
-        return _REPLIES[self.reason][lang]
+        return say(f"refused_{self.reason}", lang)
 
 
 def is_harmful(text: str) -> bool:

@@ -272,8 +272,10 @@ class LLM:
     user waiting behind a long queue is better told to retry than left without a reply.
     """
 
-    def __init__(self, factory: Callable[[], Backend], queue_max: int, timeout_s: float) -> None:
+    def __init__(self, factory: Callable[[], Backend], queue_max: int, timeout_s: float,
+                 answer_tokens: int = 160) -> None:
         self._factory = factory
+        self.answer_tokens = answer_tokens  # the budget of a grounded answer (LLM_MAX_TOKENS)
         self._queue_max = queue_max
         self._timeout_s = timeout_s
         self._backend: Backend | None = None
@@ -358,4 +360,5 @@ class LLM:
 def get_llm() -> LLM:
     """The process-wide model service, built from the settings on first call (the model loads lazily)."""
     settings = load_settings()
-    return LLM(functools.partial(make_backend, settings), settings.llm_queue_max, settings.llm_timeout_s)
+    return LLM(functools.partial(make_backend, settings), settings.llm_queue_max, settings.llm_timeout_s,
+               settings.llm_max_tokens)

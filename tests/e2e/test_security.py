@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from channels.unavailable import UNAVAILABLE
+from llm_fallback.text.replies import say
 from tests.servers import APP_PYTHON, ROOT, RasaServer, base_env, free_port, http_ok, rasa_server
 
 pytestmark = pytest.mark.servers
@@ -216,7 +216,7 @@ def test_exposed_run_lets_nothing_through_without_credentials(
                                            {"sender": "alice", "message": "What does top_p do?"},
                                            {"Authorization": f"Bearer {intranet_token}"})
         assert status == 200 and "top_p" in body, body
-        assert UNAVAILABLE["en"] not in body
+        assert say("unavailable", "en") not in body
         status, _ = second_host.request("GET", f"{rasa}/status?token={api_token}")
         assert status == 200
         status, _ = second_host.request("GET", f"{actions}/health")
@@ -241,7 +241,7 @@ def rasa_without_actions(tmp_path_factory: pytest.TempPathFactory) -> Iterator[R
 def test_action_server_down_gets_a_clear_reply_on_every_channel(
     rasa_without_actions: RasaServer, message: str, lang: str
 ) -> None:
-    expected = UNAVAILABLE[lang]
+    expected = say("unavailable", lang)
     sender = f"down-{uuid.uuid4().hex[:8]}"
     assert rasa_without_actions.texts(sender, message) == [expected]
     streamed = requests.post(f"{rasa_without_actions.url}/webhooks/rest/webhook?stream=true",

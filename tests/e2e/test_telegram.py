@@ -14,9 +14,8 @@ from typing import Any
 import pytest
 import requests
 
-from channels import unavailable
-from channels.telegram.handlers import TEXTS
 from channels.telegram_format import CallbackStore, keyboard, split_text, utf16_len
+from llm_fallback.text.replies import say
 from tests.fake_bot_api import FakeBotApi
 from tests.servers import RasaServer, free_port, http_ok, rasa_server, telegram_bridge
 
@@ -144,7 +143,7 @@ def test_start_greets_in_the_users_language(polling: tuple[FakeBotApi, Path], ra
     sent = api.wait_sent(1002, 2)
     assert [c.params["text"] for c in sent] == [
         first_text(rasa, "你好"),
-        TEXTS["commands"]["zh"],
+        say("commands", "zh"),
     ]
 
 
@@ -186,7 +185,7 @@ def test_reset_restarts_the_rasa_conversation(polling: tuple[FakeBotApi, Path], 
     api.wait_sent(1004)
     api.push_message(1004, "/reset")
     # One confirmation: Rasa's own when its domain has one, else the bridge's.
-    confirmation = [m["text"] for m in rasa_says(rasa, "/restart") if m.get("text")] or [TEXTS["reset"]["en"]]
+    confirmation = [m["text"] for m in rasa_says(rasa, "/restart") if m.get("text")] or [say("reset", "en")]
     # The reply to "hello" came first.
     assert [c.params["text"] for c in api.wait_sent(1004, 1 + len(confirmation))[1:]] == confirmation
     assert "restart" in [e["event"] for e in tracker_events(rasa, 1004)]
@@ -199,7 +198,7 @@ def test_strangers_are_refused_and_never_reach_rasa(
     api, _ = polling
     api.push_message(4242, "hello", language_code="en")
     (refusal,) = api.wait_sent(4242)
-    assert refusal.params["text"] == TEXTS["refused"]["en"].format(id=4242)
+    assert refusal.params["text"] == say("telegram_refused", "en", id=4242)
     assert user_messages(rasa, 4242) == []
     # A stranger inside an allowed group chat is served: the group is on the list.
     api.push_message(GROUP, "hello", user_id=5555, chat_type="group")
@@ -242,7 +241,7 @@ def test_non_text_updates_are_handled_without_errors(polling: tuple[FakeBotApi, 
     api.push_message(1005, "/nonsense")
     sent = api.wait_sent(1005, 3)
     # Updates are handled concurrently, so the replies may come in any order.
-    expected = [TEXTS["non_text"]["en"]] * 2 + [TEXTS["unknown_command"]["en"]]
+    expected = [say("non_text", "en")] * 2 + [say("unknown_command", "en")]
     assert sorted(c.params["text"] for c in sent) == sorted(expected)
     assert not api.sent(JOIN_GROUP) and not api.sent(-100900)
     assert "Traceback" not in log.read_text() and "update failed" not in log.read_text()
@@ -253,10 +252,10 @@ def test_a_flooding_chat_is_slowed_down(polling: tuple[FakeBotApi, Path], rasa: 
     api, _ = polling
     for _ in range(9):
         api.push_message(1008, "hello")
-    api.wait_for(lambda: TEXTS["too_fast"]["en"].split("{")[0] in " ".join(texts(api, 1008)))
+    api.wait_for(lambda: say("too_fast", "en").split("{")[0] in " ".join(texts(api, 1008)))
     api.wait_for(lambda: len(texts(api, 1008)) >= 6)
     sent = texts(api, 1008)
-    warnings = [t for t in sent if t.startswith(TEXTS["too_fast"]["en"].split("{")[0])]
+    warnings = [t for t in sent if t.startswith(say("too_fast", "en").split("{")[0])]
     assert len(warnings) == 1, sent  # one warning, not one per message of the flood
     assert len(user_messages(rasa, 1008)) == 5  # the burst (TELEGRAM_RATE_BURST) and no more
 
@@ -319,7 +318,7 @@ def test_rasa_down_gets_a_graceful_reply(api: FakeBotApi, rasa: RasaServer, tmp_
     with telegram_bridge(tmp_path, env, lambda: bool(api.calls_of("deleteWebhook")), "down") as log:
         api.push_message(1012, "hello")
         (reply,) = api.wait_sent(1012)
-    assert reply.params["text"] == TEXTS["unavailable"]["en"]
+    assert reply.params["text"] == say("unavailable", "en")
     text = log.read_text()
     assert "rasa unavailable chat=1012: unreachable" in text and "Traceback" not in text
 
@@ -332,7 +331,7 @@ def test_a_wrong_service_token_is_a_graceful_reply_too(
     with telegram_bridge(tmp_path, env, lambda: bool(api.calls_of("deleteWebhook")), "badtoken") as log:
         api.push_message(1013, "hello")
         (reply,) = api.wait_sent(1013)
-    assert reply.params["text"] == TEXTS["unavailable"]["en"]
+    assert reply.params["text"] == say("unavailable", "en")
     assert "status 401" in log.read_text()
     assert user_messages(rasa, 1013) == []
 
@@ -353,7 +352,7 @@ def test_an_over_long_message_is_refused_with_a_clear_word(
     (reply,) = api.wait_sent(chat_id)
     size = len(message.encode("utf-8"))
     assert size > 4096 and utf16_len(message) <= 4096
-    expected = TEXTS["too_long"]["zh" if lang.startswith("zh") else "en"].format(n=size, limit=4096)
+    expected = say("too_long", "zh" if lang.startswith("zh") else "en", n=size, limit=4096)
     assert reply.params["text"] == expected
     assert user_messages(rasa, chat_id) == []  # refused by the bridge, not by the webhook
     assert f"telegram message too long chat={chat_id} bytes={size}" in log.read_text()
@@ -384,11 +383,11 @@ def test_an_empty_reply_list_gets_a_retry_message(api: FakeBotApi, tmp_path: Pat
             api.push_message(1017, "What is continuous batching?", language_code="en")
             (reply,) = api.wait_sent(1017)
             api.push_message(1017, "/reset", language_code="en")  # silence is Rasa's normal answer here
-            assert api.wait_sent(1017, 2)[-1].params["text"] == TEXTS["reset"]["en"]
+            assert api.wait_sent(1017, 2)[-1].params["text"] == say("reset", "en")
     finally:
         silent.shutdown()
         silent.server_close()
-    assert reply.params["text"] == unavailable.UNAVAILABLE["en"]
+    assert reply.params["text"] == say("unavailable", "en")
     assert "rasa sent no reply chat=1017" in log.read_text()
 
 
@@ -412,4 +411,4 @@ def test_action_server_down_is_never_silence(
         api.push_message(1016, "QLoRA 是怎么节省显存的？", language_code="zh-hans")
         (reply,) = api.wait_sent(1016)
     # Rasa answers nothing when a custom action fails; the intranet channel or the bridge says so.
-    assert reply.params["text"] == unavailable.UNAVAILABLE["zh"], reply.params["text"]
+    assert reply.params["text"] == say("unavailable", "zh"), reply.params["text"]
