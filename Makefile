@@ -33,7 +33,8 @@ LLAMA_WHEELS := $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/notes-assistant/llama-whe
 RASA := .venv-rasa/bin/rasa
 APP_PY := .venv/bin/python
 NOTES := $(wildcard notes/*.md notes/*.txt)
-NLU_INPUTS := config.yml domain.yml $(wildcard data/*.yml data/dict/*)
+# The model also holds what the custom components learnt (rasa_addons; the gate reads normalize).
+NLU_INPUTS := config.yml domain.yml $(wildcard data/*.yml data/dict/* rasa_addons/*.py) actions/skills/normalize.py
 
 .PHONY: help setup venvs train index shell run test test-fast lint lock clean bench browser transformers
 

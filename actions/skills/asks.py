@@ -50,61 +50,6 @@ QUESTIONS: dict[str, Question] = {
         "and larger models lose less at low bit widths.) E.g. 8B or 70B.",
         _same("7B", "8B", "14B", "70B"),
     ),
-    "action_ask_train_mode": Question(
-        "train_mode",
-        "用来做什么：推理，还是微调（LoRA / QLoRA / 全量）？",
-        "What is it for: inference, or fine-tuning (LoRA / QLoRA / full)?",
-        (
-            ("inference", "推理", "Inference"),
-            ("lora", "LoRA 微调", "LoRA"),
-            ("qlora", "QLoRA 微调", "QLoRA"),
-            ("full", "全量微调", "Full fine-tuning"),
-        ),
-    ),
-    "action_ask_precision": Question(
-        "precision",
-        "推理用什么精度？",
-        "Which precision for inference?",
-        _same("fp32", "fp16", "bf16", "int8", "int4"),
-    ),
-    "action_ask_loss_tolerance": Question(
-        "loss_tolerance",
-        "能接受多少性能损失？",
-        "How much quality loss can you accept?",
-        (("none", "不接受任何损失", "No loss at all"), ("small", "可以接受 2–3%", "2–3% is fine")),
-    ),
-    "action_ask_parameter": Question(
-        "parameter",
-        "想了解哪个参数？",
-        "Which parameter would you like explained?",
-        _same("temperature", "top_p", "top_k", "repetition_penalty", "max_new_tokens", "learning_rate"),
-    ),
-    "action_ask_data_trait": Question(
-        "data_trait",
-        "你的情况是哪种？",
-        "Which describes your case?",
-        (
-            ("standard", "常规数据", "Ordinary data"),
-            ("diverse", "数据类型多样", "Diverse data"),
-            ("overfit", "已经过拟合", "The model overfits"),
-        ),
-    ),
-    "action_ask_hardware": Question(
-        "hardware",
-        "用什么硬件跑？",
-        "What hardware will it run on?",
-        (
-            ("cpu", "只有 CPU", "CPU only"),
-            ("single_gpu", "单张 GPU", "One GPU"),
-            ("multi_gpu", "多张 GPU", "Several GPUs"),
-        ),
-    ),
-    "action_ask_goal": Question(
-        "goal",
-        "更看重什么？",
-        "What matters more?",
-        (("throughput", "吞吐/性能", "Throughput"), ("simple", "简单易用", "Simplicity")),
-    ),
 }
 
 
@@ -137,49 +82,7 @@ class ActionAskQuantFormModelSize(AskAction):
         return "action_ask_quant_form_model_size"
 
 
-class ActionAskTrainMode(AskAction):
-    def name(self) -> str:
-        return "action_ask_train_mode"
-
-
-class ActionAskPrecision(AskAction):
-    def name(self) -> str:
-        return "action_ask_precision"
-
-
-class ActionAskLossTolerance(AskAction):
-    def name(self) -> str:
-        return "action_ask_loss_tolerance"
-
-
-class ActionAskParameter(AskAction):
-    def name(self) -> str:
-        return "action_ask_parameter"
-
-
-class ActionAskDataTrait(AskAction):
-    def name(self) -> str:
-        return "action_ask_data_trait"
-
-
-class ActionAskHardware(AskAction):
-    def name(self) -> str:
-        return "action_ask_hardware"
-
-
-class ActionAskGoal(AskAction):
-    def name(self) -> str:
-        return "action_ask_goal"
-
-
 ASK_ACTIONS: list[type[AskAction]] = [
     ActionAskVramFormModelSize,
     ActionAskQuantFormModelSize,
-    ActionAskTrainMode,
-    ActionAskPrecision,
-    ActionAskLossTolerance,
-    ActionAskParameter,
-    ActionAskDataTrait,
-    ActionAskHardware,
-    ActionAskGoal,
 ]

@@ -7,6 +7,18 @@ from typing import Literal
 
 Lang = Literal["zh", "en"]
 
+# Every skill's slots start empty for the next request, so an old answer never leaks into a new one.
+SKILL_SLOTS = (
+    "model_size",
+    "precision",
+    "train_mode",
+    "loss_tolerance",
+    "parameter",
+    "data_trait",
+    "hardware",
+    "goal",
+)
+
 
 @dataclass(frozen=True)
 class Source:

@@ -10,10 +10,13 @@ extracted, the form rejects, and the rules answer the digression or leave the fo
 from __future__ import annotations
 
 import logging
+from abc import ABC, abstractmethod
 from typing import Any
 
 from rasa_sdk import FormValidationAction, Tracker
+from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.forms import REQUESTED_SLOT
 from rasa_sdk.types import DomainDict
 
 from actions.skills import normalize
@@ -182,18 +185,30 @@ def validate_choice(
     return {slot: found}
 
 
-class ValidateVramForm(FormValidationAction):
+class AnswerFirstForm(FormValidationAction, ABC):
+    """A form that asks only for `ASKS`, the slots no default can stand in for.
+
+    Every slot of the form is still read from the request when the user names it; the skill takes
+    the default for the rest and says so in its answer (actions/skills/defaults.py). A form whose
+    `ASKS` are filled, or empty, ends at once: the request is answered in the same turn."""
+
+    ASKS: tuple[str, ...] = ()
+
+    @abstractmethod
+    def name(self) -> str:
+        """validate_<form name>: abstract, so rasa-sdk registers only the concrete forms."""
+
+    async def next_requested_slot(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        return SlotSet(REQUESTED_SLOT, next((s for s in self.ASKS if tracker.slots.get(s) is None), None))
+
+
+class ValidateVramForm(AnswerFirstForm):
+    ASKS = ("model_size",)
+
     def name(self) -> str:
         return "validate_vram_form"
-
-    async def required_slots(
-        self, domain_slots: list[str], dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> list[str]:
-        # Precision only matters for inference; training figures follow the notes' fp16 default.
-        mode = tracker.get_slot("train_mode")
-        if mode is not None and mode != "inference":
-            return [s for s in domain_slots if s != "precision"]
-        return domain_slots
 
     async def extract_model_size(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
@@ -224,7 +239,9 @@ class ValidateVramForm(FormValidationAction):
         return validate_choice("precision", value, dispatcher, tracker)
 
 
-class ValidateQuantForm(FormValidationAction):
+class ValidateQuantForm(AnswerFirstForm):
+    ASKS = ("model_size",)
+
     def name(self) -> str:
         return "validate_quant_form"
 
@@ -249,7 +266,7 @@ class ValidateQuantForm(FormValidationAction):
         return validate_choice("loss_tolerance", value, dispatcher, tracker)
 
 
-class ValidateParamForm(FormValidationAction):
+class ValidateParamForm(AnswerFirstForm):
     def name(self) -> str:
         return "validate_param_form"
 
@@ -262,7 +279,7 @@ class ValidateParamForm(FormValidationAction):
         return validate_choice("parameter", value, dispatcher, tracker)
 
 
-class ValidateLoraForm(FormValidationAction):
+class ValidateLoraForm(AnswerFirstForm):
     def name(self) -> str:
         return "validate_lora_form"
 
@@ -277,7 +294,7 @@ class ValidateLoraForm(FormValidationAction):
         return validate_choice("data_trait", value, dispatcher, tracker)
 
 
-class ValidateEngineForm(FormValidationAction):
+class ValidateEngineForm(AnswerFirstForm):
     def name(self) -> str:
         return "validate_engine_form"
 

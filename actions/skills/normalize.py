@@ -154,6 +154,9 @@ LOSS_TOLERANCE = {
         "no loss",
         "without loss",
         "zero loss",
+        "zero accuracy loss",
+        "no accuracy loss",
+        "不掉点",
         "without any loss",
         "no quality loss",
     ),
@@ -167,6 +170,9 @@ LOSS_TOLERANCE = {
         "一点损失",
         "轻微损失",
         "可以接受损失",
+        "掉两三个点",
+        "掉几个点",
+        "掉一点",
         "能接受",
         "some loss",
         "small loss",
@@ -272,6 +278,8 @@ DATA_TRAIT = {
         "多种",
         "多类",
         "很杂",
+        "特别杂",
+        "比较杂",
         "多任务",
         "diverse",
         "varied",
@@ -358,3 +366,30 @@ def canonical(value: object, table: dict[str, tuple[str, ...]]) -> str | None:
     if text.lower() in table:
         return text.lower()
     return find_value(text, table)
+
+
+# What each skill computes, as people ask for it: a request that does not ask for it is not the
+# skill's, however many of its slots it names ("How much does AWQ 3-bit lose on a 70B model?").
+_ASKS_FOR = {
+    "estimate_vram": re.compile(
+        r"显存|内存|显卡|几张|多少卡|vram|memory|gpu|\d\s*gb?\b|多少\s*g\b", re.IGNORECASE
+    ),
+    "quantization_advice": re.compile(r"量化|bit|比特|位宽|quantiz", re.IGNORECASE),
+    "lora_config": re.compile(r"配置|参数|设置|怎么调|怎么配|settings?|config|rank|alpha", re.IGNORECASE),
+    "inference_engine": re.compile(r"引擎|框架|部署|推理|engine|framework|serv|deploy|run", re.IGNORECASE),
+}
+
+
+def names_request(intent: str, text: str) -> bool:
+    """Whether `text` asks for what a skill computes and names everything it needs to answer without
+    asking (what the user leaves out has a stated default): a model size for memory and
+    quantisation, the data for LoRA, the hardware or the goal for an inference engine. Parameters
+    never qualify here: "what does X do" is answered from its own words, see rasa_addons.substance."""
+    asks = _ASKS_FOR.get(intent)
+    if asks is None or not asks.search(text):
+        return False
+    if intent in ("estimate_vram", "quantization_advice"):
+        return parse_model_size(text).billions is not None
+    if intent == "lora_config":
+        return find_value(text, DATA_TRAIT) is not None
+    return find_value(text, HARDWARE) is not None or find_value(text, GOAL) is not None

@@ -31,6 +31,13 @@ FULL_GB_PER_B = 12.0
 FULL_FP32_GB_PER_B = 16.0  # weights and gradients in fp32 (4 + 4) + the same optimizer 8
 
 MODES = ("inference", "lora", "qlora", "full")
+# How the notes name each use, to find a figure they report for it (llm_fallback.answer.figures).
+USE_WORDS = {
+    "inference": ("推理", "inference", "加载", "运行"),
+    "lora": ("lora",),
+    "qlora": ("qlora",),
+    "full": ("全量", "全参", "full"),
+}
 PRECISIONS = tuple(WEIGHTS_GB_PER_B)
 
 
@@ -194,3 +201,12 @@ def render(est: Estimate, lang: Lang) -> str:
             "overhead, so real usage is higher."
         )
     return "\n".join((head, _basis(est, lang), caveat, sources_line(est.sources, lang)))
+
+
+def with_reported(rule_answer: str, sentence: str, source: str, lang: Lang) -> str:
+    """A figure the notes report for this size and use, with its source, before the rule of thumb."""
+    return pick(
+        lang,
+        f"笔记里记录的数字：{sentence}（来源：{source}）\n按经验规则估算：{rule_answer}",
+        f"The notes report: {sentence} (source: {source})\nBy the rule of thumb: {rule_answer}",
+    )

@@ -21,8 +21,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
+from llm_fallback.answer.lists import is_list_question, list_items, missing_items, quote_list
 from llm_fallback.answer.prompt import (
     EXTRACT_BUDGET,
+    NOT_IN_NOTES,
+    PASSAGE_BUDGETS,
     Passage,
     best_sentences,
     fit_messages,
@@ -30,13 +33,13 @@ from llm_fallback.answer.prompt import (
     terms,
 )
 from llm_fallback.answer.safety import Verdict, check_request, filter_output, is_harmful
-from llm_fallback.config import load_settings
 from llm_fallback.knowledge.retrieve import Hit, get_retriever
 from llm_fallback.llm.errors import LLMError
 from llm_fallback.llm.service import LLM, GenerationResult, get_llm
 from llm_fallback.text.grounding import unsupported_numbers
 from llm_fallback.text.lang import Lang, detect_lang, is_in_lang
 from llm_fallback.text.redact import redact
+from llm_fallback.text.replies import say
 
 log = logging.getLogger(__name__)
 
@@ -44,19 +47,8 @@ Route = Literal["answer", "extractive", "not_covered", "refused", "faq"]
 
 _CITATION = re.compile(r"\s*\[\d+(?:\s*[,，]\s*\d+)*\]")
 
-_TEXTS: dict[str, dict[Lang, str]] = {
-    "sources": {"zh": "来源：", "en": "Sources:"},
-    "extract": {"zh": "笔记原文摘录：", "en": "From the notes (quoted as written):"},
-    "not_covered": {
-        "zh": "笔记里没有讲到这个问题，我不凭空回答。",
-        "en": "The notes don't cover this, so I won't guess.",
-    },
-    "closest": {"zh": "笔记里相近的主题有：{0}。", "en": "Closest topics they do cover: {0}."},
-    "busy": {
-        "zh": "现在提问的人比较多，请稍后再试。",
-        "en": "I'm busy answering other questions, please retry in a moment.",
-    },
-}
+# A quoted list may run longer than a quoted sentence: every item is the point.
+LIST_QUOTE_BUDGET = 480
 _TOPIC_SEP = {"zh": "、", "en": "; "}
 
 
@@ -88,14 +80,14 @@ class Answer:
 
 def busy_reply(question: str) -> str:
     """What to tell the user when `answer_question` raised LLMBusy."""
-    return _TEXTS["busy"][detect_lang(question)]
+    return say("busy", detect_lang(question))
 
 
 def _clean(text: str) -> str:
     return _CITATION.sub("", text).strip()
 
 
-def failed_checks(text: str, passages: Sequence[Passage], lang: Lang) -> list[str]:
+def failed_checks(text: str, passages: Sequence[Passage], lang: Lang, question: str = "") -> list[str]:
     """Why a generated answer must not be shown; empty when it passes."""
     if not text:
         return ["empty"]
@@ -107,7 +99,14 @@ def failed_checks(text: str, passages: Sequence[Passage], lang: Lang) -> list[st
         failures.append("number")
     if not is_in_lang(text, lang):
         failures.append("language")
+    if is_list_question(question) and missing_items(text, passages[0].hit.text, lang):
+        failures.append("list")
     return failures
+
+
+def says_not_in_notes(text: str) -> bool:
+    """The model's "the passages do not answer this" (prompt rule 4), however it spelled the marker."""
+    return NOT_IN_NOTES in re.sub(r"[\s_]+", " ", text).upper()
 
 
 def _used_passages(text: str, passages: Sequence[Passage]) -> list[Passage]:
@@ -122,20 +121,22 @@ def compose_reply(body: str, sources: Sequence[Hit], lang: Lang) -> str:
     if not sources:
         return filter_output(body)
     listed = "\n".join(f"- {h.sources_label()}" for h in sources)
-    return filter_output(f"{body}\n\n{_TEXTS['sources'][lang]}\n{listed}")
+    return filter_output(f"{body}\n\n{say('sources', lang)}\n{listed}")
 
 
 def _not_covered(hits: Sequence[Hit], lang: Lang) -> str:
     topics = list(dict.fromkeys(h.heading.rsplit(" > ", 1)[-1] for h in hits if h.heading))[:3]
-    body = _TEXTS["not_covered"][lang]
+    body = say("not_covered", lang)
     if topics:
-        body += " " + _TEXTS["closest"][lang].format(_TOPIC_SEP[lang].join(topics))
+        body += " " + say("closest", lang, topics=_TOPIC_SEP[lang].join(topics))
     return body
 
 
 def _extract(passage: Passage, question: str, lang: Lang) -> str:
+    if is_list_question(question) and len(list_items(passage.hit.text)) >= 2:
+        return say("extract", lang) + "\n" + quote_list(passage.hit.text, LIST_QUOTE_BUDGET)
     quote = best_sentences(passage.hit.text, terms(question), EXTRACT_BUDGET)
-    return f"{_TEXTS['extract'][lang]}{quote}" if lang == "zh" else f"{_TEXTS['extract'][lang]} {quote}"
+    return say("extract", lang) + quote
 
 
 @functools.lru_cache(maxsize=4096)
@@ -148,7 +149,7 @@ def _harmful_passage(text: str) -> bool:
 def _generate(question: str, passages: Sequence[Passage], lang: Lang,
               llm: LLM) -> tuple[str, GenerationResult | None, list[str]]:
     """The cleaned generated text, its generation, and why it must not be shown (empty: it may)."""
-    max_tokens = load_settings().llm_max_tokens
+    max_tokens = llm.answer_tokens
     try:
         messages = fit_messages(question, passages, lang, lambda m: llm.overflow(m, max_tokens))
         generation = llm.generate(messages, max_tokens=max_tokens, temperature=0.0)
@@ -156,12 +157,15 @@ def _generate(question: str, passages: Sequence[Passage], lang: Lang,
         log.warning("LLM unavailable, answering extractively: %s: %s", type(exc).__name__, exc)
         return "", None, ["llm_error"]
     text = _clean(generation.text)
-    return text, generation, ["timeout"] if generation.timed_out else failed_checks(text, passages, lang)
+    if generation.timed_out:
+        return text, generation, ["timeout"]
+    return text, generation, failed_checks(text, passages, lang, question)
 
 
 def answer_question(question: str, retriever: Searcher | None = None, llm: LLM | None = None,
-                    k: int = 5) -> Answer:
-    """Answer from the notes. Raises LLMBusy (reply with `busy_reply`) and IndexNotBuiltError."""
+                    k: int = 5, budgets: Sequence[int] = PASSAGE_BUDGETS) -> Answer:
+    """Answer from the notes. Raises LLMBusy (reply with `busy_reply`) and IndexNotBuiltError.
+    `budgets`: the characters of each passage the model sees, best first (bench.answer varies them)."""
     start = time.monotonic()
     lang = detect_lang(question)
 
@@ -187,11 +191,14 @@ def answer_question(question: str, retriever: Searcher | None = None, llm: LLM |
     if not relevant and any(h.relevant for h in hits):
         log.info("refused: harmful passages")
         return done(Verdict("harmful").reply(lang), "refused")
-    passages = select_passages(relevant, question)
+    passages = select_passages(relevant, question, budgets)
     if not passages:
         return done(_not_covered(safe, lang), "not_covered")
 
     text, generation, failures = _generate(question, passages, lang, llm or get_llm())
+    if says_not_in_notes(text):
+        log.info("the model found no answer in its passages")
+        return done(_not_covered(safe, lang), "not_covered", (), generation)
     if not failures and is_harmful(text):
         log.info("refused: harmful reply")
         return done(Verdict("harmful").reply(lang), "refused", (), generation)

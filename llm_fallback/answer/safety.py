@@ -32,6 +32,11 @@ _CREDENTIAL = re.compile(
     r"|huggingface|github|openai)[\s_-]*tokens?|connection[\s_-]*strings?|dsn|signed[\s_-]*(?:url|link)s?"
     r"|login\s+(?:info|details)|2fa|otp)(?![a-z])"
     r"|密码|口令|密钥|秘钥|私钥|凭证|凭据|令牌|连接串|连接字符串|签名(?:链接|地址|URL)|登录信息|账号密码"
+    # A key named by its well-known prefix ("the sk- key"), the signed part of a link (its query
+    # string, its t= token), and what to type to log in over ssh are credentials by another name.
+    r"|(?<![A-Za-z0-9])(?:sk|hf|ghp|gho|xox[bpa])[-_](?=[\s\u4e00-\u9fff\"'“”.…。，,]|$)"
+    r"|(?i:query[\s_-]*string|查询串|(?<![a-z])[a-z]{1,12}=\s*token)"
+    r"|(?i:ssh)[^。？?！!\n]{0,20}(?:输(?:入)?什么|要输|登录用什么|log\s*in\s+with)"
 )
 
 # Topics whose instructions cause serious harm, in both languages. Whole words for English so that

@@ -80,13 +80,20 @@ def _redact(args: argparse.Namespace) -> None:
 
 
 def _calibrate(args: argparse.Namespace) -> None:
-    from llm_fallback.knowledge.calibrate import calibrate, clinc_out_of_scope, load_questions
+    from llm_fallback.knowledge.calibrate import (
+        calibrate,
+        clinc_out_of_scope,
+        load_question_set,
+        load_questions,
+    )
     from llm_fallback.knowledge.retrieve import PARAMS_PATH, Params, Retriever
     from llm_fallback.knowledge.store import require_index
 
     settings = load_settings()
     stored = require_index(args.db or settings.db_url)
     questions = load_questions()
+    for path in args.questions or []:
+        questions += load_question_set(Path(path))
     clinc = Path(args.clinc) if args.clinc else DEFAULT_CLINC
     if clinc.is_file():
         questions += clinc_out_of_scope(clinc)
@@ -133,6 +140,9 @@ def build_parser() -> argparse.ArgumentParser:
     calibrate = commands.add_parser("calibrate", help="refit fusion weights and the relevance model")
     calibrate.add_argument("--db", help="SQLAlchemy URL of the knowledge store")
     calibrate.add_argument("--clinc", help=f"CLINC150 data_full.json (default: {DEFAULT_CLINC} if present)")
+    calibrate.add_argument("--questions", action="append",
+                           help="also a question set in tests/e2e_questions' format (repeatable; never "
+                                "the held-out file)")
     calibrate.set_defaults(run=_calibrate)
 
     ask = commands.add_parser("ask", help="answer a question from the notes (retrieval + local LLM)")

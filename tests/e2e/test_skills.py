@@ -14,10 +14,9 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.skills import engines, lora, normalize, params, quant, vram
 from actions.skills.asks import ASK_ACTIONS, QUESTIONS
-from actions.skills.common import Source
+from actions.skills.common import SKILL_SLOTS, Source
 from actions.skills.forms import ValidateParamForm, ValidateQuantForm, ValidateVramForm
 from actions.skills.skill_actions import (
-    SKILL_SLOTS,
     ActionCancelSkill,
     ActionEstimateVram,
     ActionExplainParameter,
@@ -347,10 +346,56 @@ def test_parameter_question_inside_another_form_keeps_that_form_slots() -> None:
     assert events == [SlotSet("parameter", None)]
 
 
-def test_incomplete_slots_get_a_clear_reply_not_a_crash() -> None:
+@pytest.mark.parametrize(
+    ("action", "slots", "answer", "note", "payloads"),
+    [
+        (ActionEstimateVram(), {"model_size": "7B"}, "7B model, fp16 inference: about 14 GB",
+         "assumes inference in fp16", ["How much VRAM for LoRA fine-tuning a 7B model?",
+                                       "How much VRAM for QLoRA fine-tuning a 7B model?",
+                                       "How much VRAM for full fine-tuning a 7B model?"]),
+        (ActionEstimateVram(), {"model_size": "7B", "train_mode": "inference"}, "7B model, fp16 inference",
+         "assumes fp16", ["How much VRAM for int8 inference of a 7B model?",
+                          "How much VRAM for int4 inference of a 7B model?",
+                          "How much VRAM for fp32 inference of a 7B model?"]),
+        (ActionQuantizationAdvice(), {"model_size": "70B"},
+         "70B model, no performance loss: quantize to 4-bit",
+         "assumes none", ["70B model, a 2-3% loss is acceptable: which bit width?"]),
+        (ActionLoraConfig(), {}, "Recommended LoRA settings (ordinary data)", "assumes ordinary data",
+         ["LoRA settings for diverse data", "LoRA settings when the model overfits"]),
+        (ActionInferenceEngine(), {"hardware": "cpu"}, "CPU only, simplicity: use Ollama",
+         "follows the notes' first pick", ["Which inference engine on CPU only?",
+                                           "Which inference engine for several GPUs and high throughput?",
+                                           "Which inference engine is simplest on one GPU?"]),
+    ],
+)
+def test_a_skill_answers_at_once_and_states_the_defaults_it_took(
+    action: Any, slots: dict, answer: str, note: str, payloads: list[str]
+) -> None:
     dispatcher = CollectingDispatcher()
-    run(ActionEstimateVram().run(dispatcher, tracker("?", "inform", {"model_size": "7B", "lang": "zh"}), {}))
-    assert texts(dispatcher) == ["信息不全，没法计算，请重新问一次。"]
+    run(action.run(dispatcher, tracker("?", "inform", {**slots, "lang": "en"}), {}))
+    [message] = dispatcher.messages
+    assert message["text"].startswith(answer) and note in message["text"].splitlines()[-1], message["text"]
+    assert [b["payload"] for b in message["buttons"]] == payloads
+
+
+def test_a_skill_that_cannot_answer_hands_the_message_to_the_notes() -> None:
+    """No parameter the skill knows: not "which parameter?", not "information missing", but the notes'
+    answer (the real pipeline: index, model), recorded as a notes route."""
+    dispatcher = CollectingDispatcher()
+    t = tracker("生成的时候 beam 的组数怎么设", "explain_parameter")
+    run(ActionExplainParameter().run(dispatcher, t, {}))
+    [message] = dispatcher.messages
+    assert message.get("route") in ("answer", "extractive", "faq", "not_covered"), message
+    assert "信息不全" not in message["text"] and "哪个参数" not in message["text"]
+
+
+def test_nothing_assumed_when_everything_is_named() -> None:
+    dispatcher = CollectingDispatcher()
+    slots = {"model_size": "13B", "train_mode": "lora", "lang": "zh"}
+    run(ActionEstimateVram().run(dispatcher, tracker("13B LoRA", "inform", slots), {}))
+    [message] = dispatcher.messages
+    assert message["text"].startswith("13B 模型 fp16 LoRA 微调：约需 29.9 GB 显存") and not message["buttons"]
+    assert "没说" not in message["text"]
 
 
 def test_cancel_is_polite_and_forgets() -> None:
@@ -391,7 +436,7 @@ def test_bad_size_is_asked_again_with_a_clear_error(text: str, error_start: str)
     )
     assert said and said[0].startswith(error_start)
     # The slot stays empty, so the form asks the same question again.
-    assert events == [SlotSet("model_size", None)]
+    assert events == [SlotSet("model_size", None), SlotSet("requested_slot", "model_size")]
 
 
 def test_bad_english_size() -> None:
@@ -406,7 +451,8 @@ def test_bad_english_size() -> None:
 def test_answer_normalised_and_next_question_chosen() -> None:
     events, said = validate(ValidateVramForm(), tracker("70亿", "inform", {}, "model_size", "vram_form"))
     assert said == []
-    assert events == [SlotSet("model_size", "7B")]  # Rasa then asks for the next empty slot, train_mode
+    # The size is all the form asks: the use and precision take their stated defaults.
+    assert events == [SlotSet("model_size", "7B"), SlotSet("requested_slot", None)]
 
 
 def test_everything_up_front_needs_no_question() -> None:
@@ -428,23 +474,22 @@ def test_training_needs_no_precision_question() -> None:
 
 
 def test_a_question_mid_form_is_not_read_as_an_answer() -> None:
-    t = tracker(
-        "推理时 use_cache 有什么用", "explain_parameter", {"model_size": "7B"}, "train_mode", "vram_form"
-    )
+    t = tracker("推理时 use_cache 有什么用", "explain_parameter", {}, "model_size", "vram_form")
     events, said = validate(ValidateVramForm(), t)
-    assert said == [] and not [e for e in events if e.get("name") == "train_mode"]
+    assert said == [] and not [e for e in events if e.get("name") != "requested_slot"]
 
 
-def test_quant_tolerance_from_wording_and_unknown_parameter() -> None:
-    events, _ = validate(
-        ValidateQuantForm(),
-        tracker("不能有损失", "deny", {"model_size": "8B"}, "loss_tolerance", "quant_form"),
-    )
-    assert SlotSet("loss_tolerance", "none") in events
+def test_quant_tolerance_from_wording_and_no_question_for_a_parameter() -> None:
+    t = tracker("8B 模型掉两三个点可以接受，用几 bit", "quantization_advice", {}, None, "quant_form")
+    events, _ = validate(ValidateQuantForm(), t)
+    assert SlotSet("loss_tolerance", "small") in events and SlotSet("requested_slot", None) in events
+    # A request naming no parameter the skill knows is not asked "which parameter?": the action
+    # hands it to the notes (test_a_skill_that_cannot_answer_hands_the_message_to_the_notes).
     events, said = validate(
-        ValidateParamForm(), tracker("foo_bar_size", "inform", {"lang": "en"}, "parameter", "param_form")
+        ValidateParamForm(),
+        tracker("foo_bar_size 是什么", "explain_parameter", {"lang": "en"}, None, "param_form"),
     )
-    assert said[0].startswith("I don't know that parameter") and SlotSet("parameter", None) in events
+    assert said == [] and events == [SlotSet("requested_slot", None)]
 
 
 def test_every_question_has_buttons_in_both_languages_where_choices_are_fixed() -> None:
@@ -484,34 +529,33 @@ def test_entities_up_front_get_the_answer_at_once(rasa: RasaServer, message: str
 
 
 @pytest.mark.servers
-def test_form_asks_one_thing_at_a_time_with_buttons(rasa: RasaServer) -> None:
+def test_only_the_size_is_asked_and_the_answer_offers_the_other_cases(rasa: RasaServer) -> None:
     user = sender()
     [question] = rasa.send(user, "How much VRAM would I need?")
     assert question["text"] == QUESTIONS["action_ask_vram_form_model_size"].en
-    [question] = rasa.send(user, "-3B")[-1:]
     [error, again] = [m["text"] for m in rasa.send(user, "7X")]
     assert error.startswith("I don't know that unit") and again == question["text"]
-    [mode] = rasa.send(user, "13B")
-    assert [b["title"] for b in mode["buttons"]] == ["Inference", "LoRA", "QLoRA", "Full fine-tuning"]
-    [precision] = rasa.send(user, mode["buttons"][0]["payload"])  # clicking "Inference"
-    assert precision["text"] == QUESTIONS["action_ask_precision"].en
-    [answer] = rasa.texts(user, '/inform{"precision":"int4"}')
-    assert answer.startswith("13B model, int4 inference: about 6.5–9.75 GB")
+    [answer] = rasa.send(user, "13B")
+    assert answer["text"].startswith("13B model, fp16 inference: about 26 GB"), answer["text"]
+    assert "assumes inference in fp16" in answer["text"]
+    assert [b["title"] for b in answer["buttons"]] == ["LoRA", "QLoRA", "Full fine-tuning"]
+    [lora] = rasa.texts(user, answer["buttons"][0]["payload"])  # clicking "LoRA"
+    assert lora.startswith("13B model, fp16 LoRA fine-tuning: about 29.9 GB"), lora
 
 
 @pytest.mark.servers
-def test_digression_is_answered_and_the_form_resumes(rasa: RasaServer) -> None:
+def test_a_question_mid_form_is_answered_and_the_form_lets_go(rasa: RasaServer) -> None:
     user = sender()
-    rasa.send(user, "14B 的模型要多少显存")
-    replies = rasa.texts(user, "top_p 是什么意思")
-    assert replies[0].startswith("top_p：") and replies[-1] == QUESTIONS["action_ask_train_mode"].zh
-    [answer] = rasa.texts(user, "QLoRA")
-    assert answer.startswith("14B 模型 int4 QLoRA 微调")
+    [question] = rasa.texts(user, "要多少显存才能跑大模型")
+    assert question == QUESTIONS["action_ask_vram_form_model_size"].zh
+    [answer] = rasa.texts(user, "top_p 是什么意思")
+    assert answer.startswith("top_p：")
+    assert rasa.tracker(user)["active_loop"] in ({}, None, {"name": None})
 
 
 @pytest.mark.servers
 def test_cancel_leaves_the_form_politely(rasa: RasaServer) -> None:
     user = sender()
-    rasa.send(user, "推荐一个推理引擎")
+    rasa.send(user, "要多少显存")
     assert rasa.texts(user, "算了") == ["好的，已取消。需要时再问我，比如「7B 模型 fp16 推理要多少显存」。"]
     assert rasa.texts(user, "hello")[0].startswith("Hi!")  # nothing of the form is left

@@ -9,8 +9,9 @@ import pytest
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.actions import UNAVAILABLE, ActionAnswerFromNotes, ValidateSlotMappings
+from actions.actions import ActionAnswerFromNotes, ValidateSlotMappings
 from llm_fallback.answer.safety import Verdict
+from llm_fallback.text.replies import say
 
 
 def tracker_for(text: str) -> Tracker:
@@ -69,4 +70,4 @@ def test_credential_request_is_refused() -> None:
 
 def test_missing_index_gives_a_graceful_reply(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("KNOWLEDGE_DB_URL", f"sqlite:///{tmp_path / 'empty.db'}")
-    assert run_answer("QLoRA 是什么？") == [UNAVAILABLE["zh"]]
+    assert run_answer("QLoRA 是什么？") == [say("knowledge_unavailable", "zh")]

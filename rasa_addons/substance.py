@@ -1,0 +1,82 @@
+"""Does a message ask more than its intent can answer? Pure Python, shared by the Rasa component
+(`rasa_addons.substance_gate`) and the tests.
+
+A canned reply (greet, help ...) or a skill (the VRAM rule, the quantisation rule ...)
+answers only what its intent's examples ask. "HNSW 有什么缺点？" is not a request for help, and
+"warmup_ratio 0.1，总共 10000 步，前多少步在预热？" is not a request for warmup_ratio's explanation:
+both carry words that no example of their intent uses. Such a message goes to the notes, which can
+answer it. A skill keeps a message with new words when the message names everything the skill
+needs (`actions.skills.normalize.names_request`): "70B 模型量化，掉两三个点可以接受" is still a
+quantisation request, however it is worded.
+
+The vocabulary is learnt from the training data, so it grows with the examples:
+- each gated intent's own words;
+- words shared by at least `SHARED_MIN_INTENTS` intents (particles, question words: 的, 吗, what);
+- numbers and sizes are one token (`<num>`): "13B" and "70亿" say the same thing to a rule.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+
+from actions.skills.normalize import names_request
+
+# Replies that say nothing about the notes, and the skills, whose answers come from fixed rules.
+# (out_of_scope needs no gate: its rule sends it to the notes, whose relevance gate decides.)
+CANNED_INTENTS = frozenset({"greet", "goodbye", "thank", "affirm", "deny", "bot_challenge", "help"})
+SKILL_INTENTS = frozenset(
+    {"estimate_vram", "quantization_advice", "explain_parameter", "lora_config", "inference_engine"}
+)
+GATED_INTENTS = CANNED_INTENTS | SKILL_INTENTS
+NOTES_INTENT = "ask_notes"
+SHARED_MIN_INTENTS = 3
+
+_NUMBER = re.compile(r"^[~≈约]?\d+(?:[.,]\d+)?(?:[%a-z]{0,3}|亿|万|千|百|个|张|块|位|比特)?$", re.IGNORECASE)
+_PUNCTUATION = re.compile(r"^[\W_]+$")
+
+
+def normal_token(token: str) -> str | None:
+    """The token as the vocabulary knows it; None for punctuation, which never counts."""
+    token = token.strip().lower()
+    if not token or _PUNCTUATION.match(token):
+        return None
+    return "<num>" if _NUMBER.match(token) else token
+
+
+def normal_tokens(tokens: Iterable[str]) -> list[str]:
+    return [t for t in (normal_token(token) for token in tokens) if t]
+
+
+def fit_vocabulary(examples: Iterable[tuple[str, Iterable[str]]]) -> dict[str, list[str]]:
+    """(intent, tokens) of every training example -> each gated intent's vocabulary, and the words
+    shared across intents under the key "*"."""
+    by_intent: dict[str, set[str]] = {}
+    for intent, tokens in examples:
+        by_intent.setdefault(intent, set()).update(normal_tokens(tokens))
+    seen_in: dict[str, int] = {}
+    for words in by_intent.values():
+        for word in words:
+            seen_in[word] = seen_in.get(word, 0) + 1
+    vocabulary = {intent: sorted(words) for intent, words in by_intent.items() if intent in GATED_INTENTS}
+    vocabulary["*"] = sorted(w for w, n in seen_in.items() if n >= SHARED_MIN_INTENTS)
+    return vocabulary
+
+
+Vocabulary = Mapping[str, Iterable[str]]
+
+
+def goes_to_notes(intent: str, text: str, tokens: Iterable[str], vocabulary: Vocabulary) -> bool:
+    """Whether a message NLU gave `intent` asks more than that intent answers."""
+    if not unanswered_words(intent, tokens, vocabulary):
+        return False
+    return not (intent in SKILL_INTENTS and names_request(intent, text))
+
+
+def unanswered_words(intent: str, tokens: Iterable[str], vocabulary: Vocabulary) -> list[str]:
+    """The message's words that neither its intent's examples nor the shared words contain; empty for
+    an intent that is not gated."""
+    if intent not in GATED_INTENTS or intent not in vocabulary:
+        return []
+    known = set(vocabulary[intent]) | set(vocabulary.get("*", ()))
+    return [t for t in normal_tokens(tokens) if t not in known]

@@ -1,0 +1,68 @@
+"""The substance gate: a canned or skill intent keeps only messages that ask nothing beyond its
+training examples' words (rasa_addons/substance.py), with the vocabulary learnt from data/nlu.yml."""
+
+from __future__ import annotations
+
+import functools
+
+import jieba
+import pytest
+
+from rasa_addons.substance import fit_vocabulary, normal_token, unanswered_words
+from tests.unit.test_nlu_data import ROOT, examples_by_intent
+
+
+@functools.cache
+def segmenter() -> jieba.Tokenizer:
+    tokenizer = jieba.Tokenizer()
+    for path in sorted((ROOT / "data" / "dict").glob("*.txt")):
+        tokenizer.load_userdict(str(path))
+    return tokenizer
+
+
+def tokens(text: str) -> list[str]:
+    """As the Rasa pipeline's JiebaWordTokenizer splits a message (no whitespace tokens)."""
+    return [t for t in segmenter().lcut(text) if t.strip()]
+
+
+@functools.cache
+def vocabulary() -> dict[str, list[str]]:
+    data = examples_by_intent(ROOT / "data" / "nlu.yml")
+    return fit_vocabulary((intent, tokens(text)) for intent, texts in data.items() for text in texts)
+
+
+@pytest.mark.parametrize(
+    ("intent", "message"),
+    [
+        ("estimate_vram", "13B 模型 fp16 推理要多少显存？"),
+        ("estimate_vram", "How much GPU memory to run a 70B model in int4?"),
+        ("quantization_advice", "8B 的模型不想有任何性能损失，用几 bit 量化？"),
+        ("explain_parameter", "top_p 是什么意思"),
+        ("greet", "你好"),
+        ("thank", "thanks a lot"),
+    ],
+)
+def test_a_request_in_its_intents_words_keeps_the_intent(intent: str, message: str) -> None:
+    assert unanswered_words(intent, tokens(message), vocabulary()) == []
+
+
+@pytest.mark.parametrize(
+    ("intent", "message", "extra"),
+    [
+        # a figure the notes measured for one model and optimiser, not the rule of thumb
+        ("estimate_vram", "LLaMA-7B 用 AdamW 全量微调实测占多少显存？", "adamw"),
+        # a weakness of an index algorithm is not a request for help
+        ("help", "HNSW 有什么缺点？", "hnsw"),
+        # how two parameters interact is not the parameter's general explanation
+        ("explain_parameter", "top_p 和 temperature 要一起调吗？", "一起"),
+    ],
+)
+def test_a_message_asking_more_than_its_intent_goes_to_the_notes(intent: str, message: str,
+                                                                  extra: str) -> None:
+    assert extra in unanswered_words(intent, tokens(message), vocabulary())
+
+
+def test_ungated_intents_and_sizes_and_punctuation() -> None:
+    assert unanswered_words("ask_notes", tokens("HNSW 有什么缺点？"), vocabulary()) == []
+    assert {normal_token(t) for t in ("13B", "70亿", "0.5b", "24G")} == {"<num>"}
+    assert normal_token("？") is None and normal_token("QLoRA") == "qlora"
