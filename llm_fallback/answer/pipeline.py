@@ -40,6 +40,7 @@ from llm_fallback.text.grounding import unsupported_numbers
 from llm_fallback.text.lang import Lang, detect_lang, is_in_lang
 from llm_fallback.text.redact import redact
 from llm_fallback.text.replies import say
+from llm_fallback.text.tokenize import translate_terms
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +48,8 @@ Route = Literal["answer", "extractive", "not_covered", "refused", "faq"]
 
 _CITATION = re.compile(r"\s*\[\d+(?:\s*[,，]\s*\d+)*\]")
 
+# A passage this relevant is what the question is about (knowledge/calibrate.py puts the gate lower).
+POINTS_AT = 0.5
 # A quoted list may run longer than a quoted sentence: every item is the point.
 LIST_QUOTE_BUDGET = 480
 _TOPIC_SEP = {"zh": "、", "en": "; "}
@@ -107,6 +110,13 @@ def failed_checks(text: str, passages: Sequence[Passage], lang: Lang, question: 
 def says_not_in_notes(text: str) -> bool:
     """The model's "the passages do not answer this" (prompt rule 4), however it spelled the marker."""
     return NOT_IN_NOTES in re.sub(r"[\s_]+", " ", text).upper()
+
+
+def draws_on_nothing(text: str, passages: Sequence[Passage]) -> bool:
+    """An answer that shares no term with its passages, in either language (glossary translations
+    included), was not written from them: a poem the user asked for, a guess."""
+    answer_terms = terms(text) | terms(translate_terms(text))
+    return not any(terms(p.hit.text) & answer_terms for p in passages)
 
 
 def _used_passages(text: str, passages: Sequence[Passage]) -> list[Passage]:
@@ -188,7 +198,10 @@ def answer_question(question: str, retriever: Searcher | None = None, llm: LLM |
     # A passage that names a harmful topic reaches neither the prompt nor a quote, nor the topics list.
     safe = [h for h in hits if not _harmful_passage(h.text)]
     relevant = [h for h in safe if h.relevant]
-    if not relevant and any(h.relevant for h in hits):
+    # The relevance gate is lenient (the model has the last word), so a harmful passage that merely
+    # passed it says nothing about the question; one that clearly matches it means the question is
+    # about that passage, and "not covered" would be untrue.
+    if not relevant and any(h.relevance >= POINTS_AT for h in hits):
         log.info("refused: harmful passages")
         return done(Verdict("harmful").reply(lang), "refused")
     passages = select_passages(relevant, question, budgets)
@@ -196,12 +209,12 @@ def answer_question(question: str, retriever: Searcher | None = None, llm: LLM |
         return done(_not_covered(safe, lang), "not_covered")
 
     text, generation, failures = _generate(question, passages, lang, llm or get_llm())
-    if says_not_in_notes(text):
-        log.info("the model found no answer in its passages")
-        return done(_not_covered(safe, lang), "not_covered", (), generation)
     if not failures and is_harmful(text):
         log.info("refused: harmful reply")
         return done(Verdict("harmful").reply(lang), "refused", (), generation)
+    if says_not_in_notes(text) or (text and not failures and draws_on_nothing(text, passages)):
+        log.info("the model found no answer in its passages")
+        return done(_not_covered(safe, lang), "not_covered", (), generation)
     if failures:
         log.info("extractive fallback: %s", ",".join(failures))
         best = passages[0]
