@@ -1,10 +1,11 @@
 # ruff: noqa: E501  (answer texts: Chinese prose counts double width; splitting it mid-phrase hurts reading)
 """Slot extraction and validation for the skill forms (thin: the rules live in `normalize`).
 
-Every form asks one question at a time. While a form waits for a slot, the user's message is read
-as an answer unless NLU says it is something else (a question, "cancel"): then nothing is
-extracted, the form rejects, and the rules answer the digression or leave the form. A bad answer
-("-3B", "7X", empty) gets a clear error and the same question again.
+Every slot is read from the request when the user names it, but a form asks only for what no
+default stands in for (`AnswerFirstForm.ASKS`: a model's size). While it waits, the user's message
+is read as the answer unless NLU says it is something else (a question, "cancel"): then nothing is
+extracted, the form rejects, and the rules answer the message and let the form go, or cancel it.
+A bad answer ("-3B", "7X", empty) gets a clear error and the same question again.
 """
 
 from __future__ import annotations
@@ -180,7 +181,9 @@ def validate_choice(
         return {slot: None}  # already rejected (and explained) by the extraction
     # NLU sometimes tags only part of a phrase ("任何" of "不想有任何损失"): then read the whole message.
     found = normalize.canonical(value, TABLES[slot]) or normalize.find_value(_text(tracker), TABLES[slot])
-    if found is None:
+    if found is None and tracker.get_slot("requested_slot") == slot:
+        # Only an answer to the form's own question gets the error; a word in the request that
+        # reads as nothing known leaves the slot to its stated default.
         dispatcher.utter_message(text=ERRORS[slot][user_lang(tracker)])
     return {slot: found}
 

@@ -138,7 +138,8 @@ TRAIN_MODE = {
     ),
     "lora": ("lora", "lora 微调", "lora微调", "lora fine-tuning"),
     "qlora": ("qlora", "q-lora"),
-    "full": ("全量", "全参", "全参数", "全量微调", "full", "full fine-tuning", "full finetuning", "fft"),
+    "full": ("全量", "全参", "全参数", "全量微调", "full", "full fine-tuning", "full finetuning",
+             "full fine-tune", "fully fine-tune", "fully fine-tuning", "fft"),
 }
 LOSS_TOLERANCE = {
     "none": (

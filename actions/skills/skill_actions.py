@@ -93,7 +93,7 @@ class ActionEstimateVram(SkillAction):
             return None
         named_mode, named_precision = tracker.get_slot("train_mode"), tracker.get_slot("precision")
         mode = named_mode or defaults.VRAM_MODE
-        precision = named_precision if mode == "inference" else None
+        precision = (named_precision or defaults.VRAM_PRECISION) if mode == "inference" else None
         if mode == "lora" and named_precision == "int4":
             mode = "qlora"
         text = vram.render(vram.estimate(size, mode, precision), lang)

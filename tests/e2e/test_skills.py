@@ -315,7 +315,21 @@ def test_vram_action_ignores_precision_for_training_and_answers_in_chinese() -> 
     dispatcher = CollectingDispatcher()
     t = tracker("全量微调", "inform", {"model_size": "8B", "train_mode": "full", "precision": "int4"})
     run(ActionEstimateVram().run(dispatcher, t, {}))
-    assert texts(dispatcher)[0].startswith("8B 模型 混合精度 fp16/bf16 全量微调：约需 96 GB 显存")
+    assert "8B 模型 混合精度 fp16/bf16 全量微调：约需 96 GB 显存" in texts(dispatcher)[0]
+
+
+def test_a_figure_the_notes_report_for_that_size_and_use_comes_first_with_its_source() -> None:
+    """The real index: the notes measured 65B LLaMA with QLoRA; the rule of thumb follows it."""
+    dispatcher = CollectingDispatcher()
+    slots = {"model_size": "65B", "train_mode": "qlora", "lang": "zh"}
+    t = tracker("65B 的 LLaMA 用 QLoRA 微调要多少显存", "estimate_vram", slots)
+    run(ActionEstimateVram().run(dispatcher, t, {}))
+    [message] = dispatcher.messages
+    first, rule = message["text"].split("\n", 2)[:2]
+    reported = "笔记里记录的数字：65B的LLaMA 的微调要780GB的GPU内存； 而用了QLoRA之后，只需要48GB"
+    assert first.startswith(reported)
+    assert "（来源：llm-note.md" in first and rule.startswith("按经验规则估算：65B 模型 int4 QLoRA 微调")
+    assert message["route"] == "reported"
 
 
 def test_skill_actions_in_both_languages() -> None:
@@ -362,7 +376,7 @@ def test_parameter_question_inside_another_form_keeps_that_form_slots() -> None:
          "assumes none", ["70B model, a 2-3% loss is acceptable: which bit width?"]),
         (ActionLoraConfig(), {}, "Recommended LoRA settings (ordinary data)", "assumes ordinary data",
          ["LoRA settings for diverse data", "LoRA settings when the model overfits"]),
-        (ActionInferenceEngine(), {"hardware": "cpu"}, "CPU only, simplicity: use Ollama",
+        (ActionInferenceEngine(), {"hardware": "cpu"}, "CPU only, simplicity first: use Ollama",
          "follows the notes' first pick", ["Which inference engine on CPU only?",
                                            "Which inference engine for several GPUs and high throughput?",
                                            "Which inference engine is simplest on one GPU?"]),
