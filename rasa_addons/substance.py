@@ -34,6 +34,8 @@ SHARED_MIN_INTENTS = 3
 
 _NUMBER = re.compile(r"^[~≈约]?\d+(?:[.,]\d+)?(?:[%a-z]{0,3}|亿|万|千|百|个|张|块|位|比特)?$", re.IGNORECASE)
 _PUNCTUATION = re.compile(r"^[\W_]+$")
+# New words a canned reply still takes as small talk: "thank you very much", "gotta go, bye".
+CANNED_NEW_WORDS = 4
 
 
 def normal_token(token: str) -> str | None:
@@ -68,9 +70,16 @@ Vocabulary = Mapping[str, Iterable[str]]
 
 def goes_to_notes(intent: str, text: str, tokens: Iterable[str], vocabulary: Vocabulary) -> bool:
     """Whether a message NLU gave `intent` asks more than that intent answers."""
-    if not unanswered_words(intent, tokens, vocabulary):
+    extra = unanswered_words(intent, tokens, vocabulary)
+    if not extra:
         return False
-    return not (intent in SKILL_INTENTS and names_request(intent, text))
+    if intent in CANNED_INTENTS:
+        # "thanks a bunch", "再会": a new word or two of small talk is not a question. A canned reply
+        # lets go of words the skills' examples use (the topics people ask about), and of a message
+        # with many new words ("李宏毅那门生成式 AI 课的链接发我下").
+        topics = {w for skill in SKILL_INTENTS for w in vocabulary.get(skill, ())}
+        return len(extra) >= CANNED_NEW_WORDS or any(w in topics for w in extra)
+    return not names_request(intent, text)
 
 
 def unanswered_words(intent: str, tokens: Iterable[str], vocabulary: Vocabulary) -> list[str]:

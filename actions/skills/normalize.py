@@ -376,21 +376,31 @@ _ASKS_FOR = {
         r"显存|内存|显卡|几张|多少卡|vram|memory|gpu|\d\s*gb?\b|多少\s*g\b", re.IGNORECASE
     ),
     "quantization_advice": re.compile(r"量化|bit|比特|位宽|quantiz", re.IGNORECASE),
-    "lora_config": re.compile(r"配置|参数|设置|怎么调|怎么配|settings?|config|rank|alpha", re.IGNORECASE),
+    "lora_config": re.compile(
+        r"配置|参数|设置|怎么调|怎么配|哪些层|settings?|config|hyperparam|rank|alpha|tune|modules|layers|epochs?",
+        re.IGNORECASE
+    ),
+    "explain_parameter": re.compile(
+        r"是什么|什么意思|意思|作用|有什么用|干嘛|影响|解释|问题|会怎样|what (?:is|does)|how does|mean"
+        r"|control"
+        r"|explain|work|\bdo\b",
+        re.IGNORECASE),
     "inference_engine": re.compile(r"引擎|框架|部署|推理|engine|framework|serv|deploy|run", re.IGNORECASE),
 }
 
 
 def names_request(intent: str, text: str) -> bool:
-    """Whether `text` asks for what a skill computes and names everything it needs to answer without
-    asking (what the user leaves out has a stated default): a model size for memory and
-    quantisation, the data for LoRA, the hardware or the goal for an inference engine. Parameters
-    never qualify here: "what does X do" is answered from its own words, see rasa_addons.substance."""
+    """Whether `text` asks for what a skill computes, so the skill keeps it even when it is worded
+    beyond the skill's examples (rasa_addons.substance): memory, bit widths, LoRA settings, an
+    engine. What it leaves out is asked (a model's size) or takes a stated default. A parameter
+    question qualifies when it asks what one parameter means or does: two of them interact, and
+    that is the notes' to answer."""
     asks = _ASKS_FOR.get(intent)
     if asks is None or not asks.search(text):
         return False
-    if intent in ("estimate_vram", "quantization_advice"):
-        return parse_model_size(text).billions is not None
-    if intent == "lora_config":
-        return find_value(text, DATA_TRAIT) is not None
-    return find_value(text, HARDWARE) is not None or find_value(text, GOAL) is not None
+    if intent == "explain_parameter":  # what one parameter means or does; two of them interact
+        named = {v for v, aliases in PARAMETER.items()
+                 if any(_alias_pattern(a).search(text) for a in aliases)}
+        return len(named) == 1
+    # Memory and quantisation: the form asks for a size; the rest takes its stated default.
+    return True

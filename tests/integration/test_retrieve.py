@@ -77,8 +77,9 @@ def test_relevance_separates_in_scope_from_out_of_scope(retriever: Retriever) ->
     in_scope = [top(question) for question, _, _ in IN_SCOPE]
     out_of_scope = [top(question) for question in OUT_OF_SCOPE]
     assert min(in_scope) > max(out_of_scope)
-    assert not any(hit.relevant for question in OUT_OF_SCOPE for hit in retriever.search(question))
-    assert sum(relevance >= retriever.params.threshold for relevance in in_scope) >= 3
+    # The gate is set for recall (knowledge/calibrate.py): every answerable question's best passage
+    # passes it; the model has the last word on what merely resembles the notes.
+    assert all(relevance >= retriever.params.threshold for relevance in in_scope)
 
 
 def test_hits_point_at_real_lines(retriever: Retriever) -> None:
