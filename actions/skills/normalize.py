@@ -347,16 +347,18 @@ def _alias_pattern(alias: str) -> re.Pattern[str]:
 _PATTERNS: dict[int, list[tuple[int, str, re.Pattern[str]]]] = {}
 
 
-def find_value(text: str, table: dict[str, tuple[str, ...]]) -> str | None:
-    """The canonical value whose longest spelling occurs in `text`, or None."""
+def _patterns(table: dict[str, tuple[str, ...]]) -> list[tuple[int, str, re.Pattern[str]]]:
+    """The table's spellings as compiled patterns, longest first; compiled once per table."""
     key = id(table)
     if key not in _PATTERNS:
         entries = [(len(a), value, _alias_pattern(a)) for value, aliases in table.items() for a in aliases]
         _PATTERNS[key] = sorted(entries, key=lambda e: e[0], reverse=True)
-    for _, value, pattern in _PATTERNS[key]:
-        if pattern.search(text or ""):
-            return value
-    return None
+    return _PATTERNS[key]
+
+
+def find_value(text: str, table: dict[str, tuple[str, ...]]) -> str | None:
+    """The canonical value whose longest spelling occurs in `text`, or None."""
+    return next((value for _, value, pattern in _patterns(table) if pattern.search(text or "")), None)
 
 
 def canonical(value: object, table: dict[str, tuple[str, ...]]) -> str | None:
@@ -399,8 +401,6 @@ def names_request(intent: str, text: str) -> bool:
     if asks is None or not asks.search(text):
         return False
     if intent == "explain_parameter":  # what one parameter means or does; two of them interact
-        named = {v for v, aliases in PARAMETER.items()
-                 if any(_alias_pattern(a).search(text) for a in aliases)}
-        return len(named) == 1
+        return len({value for _, value, pattern in _patterns(PARAMETER) if pattern.search(text)}) == 1
     # Memory and quantisation: the form asks for a size; the rest takes its stated default.
     return True

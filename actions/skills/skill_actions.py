@@ -24,8 +24,6 @@ from llm_fallback.text.replies import say
 logger = logging.getLogger(__name__)
 
 
-
-
 def reset_slots() -> list[dict[str, Any]]:
     return [SlotSet(slot, None) for slot in SKILL_SLOTS]
 
