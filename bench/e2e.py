@@ -55,7 +55,7 @@ SKILL_ACTIONS = {
 }
 # The notes pipeline's own routes (llm_fallback.answer.pipeline.Route), as the bench groups them.
 PIPELINE_ROUTES = {"answer": "notes", "extractive": "notes", "faq": "faq", "not_covered": "not_covered",
-                   "refused": "refused"}
+                   "refused": "refused", "clarify": "clarify"}
 # A skill answer that leads with a figure the notes report for that model and use (and its source),
 # then the rule of thumb: an answer from the notes as much as the skill's.
 REPORTED = "skill:vram+notes"
@@ -97,11 +97,14 @@ def route_taken(events: list[dict]) -> str:
     last_user = max((i for i, e in enumerate(events) if e["event"] == "user"), default=-1)
     after = events[last_user + 1:]
     for event in after:
-        route = (event.get("metadata") or {}).get("route") if event["event"] == "bot" else None
+        metadata = (event.get("metadata") or {}) if event["event"] == "bot" else {}
+        route = metadata.get("route")
         if route in PIPELINE_ROUTES:
             return PIPELINE_ROUTES[route]
         if route == "reported":
             return REPORTED
+        if metadata.get("skill") in SKILL_ACTIONS:  # a skill's follow-up, answered in the notes' action
+            return SKILL_ACTIONS[metadata["skill"]]
     actions = [e["name"] for e in after if e["event"] == "action" and e["name"] not in NOT_ANSWERS]
     for name in actions:
         if name in SKILL_ACTIONS:
@@ -178,10 +181,14 @@ class Assistant:
         seconds = time.perf_counter() - start
         reply.raise_for_status()
         texts = tuple(m["text"] for m in reply.json() if m.get("text"))
+        return Turn(texts, route_taken(self.events(sender)), seconds)
+
+    def events(self, sender: str) -> list[dict]:
+        """The conversation's tracker events, through Rasa's API."""
         tracker = requests.get(f"{self.url}/conversations/{sender}/tracker",
                                params={"include_events": "ALL", "token": self.token}, timeout=30)
         tracker.raise_for_status()
-        return Turn(texts, route_taken(tracker.json()["events"]), seconds)
+        return tracker.json()["events"]
 
 
 def report(records: list[dict]) -> None:

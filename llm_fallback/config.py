@@ -51,6 +51,9 @@ class Settings:
     # The curated FAQ shipped with the repository; `index` loads it into the store when it changes.
     faq_file: Path = field(default_factory=lambda: Path(_env("FAQ_FILE", str(PROJECT_ROOT / "faq/faq.yml"))))
     faq_max_tokens: int = field(default_factory=lambda: int(_env("FAQ_MAX_TOKENS", "360")))
+    # A follow-up leans on the previous answer only within this many seconds of it; later, a
+    # message starts fresh (Rasa's own session, domain.yml, expires later and resets more).
+    context_ttl_s: float = field(default_factory=lambda: float(_env("CONTEXT_TTL_S", "1800")))
 
     @property
     def db_url(self) -> str:

@@ -21,6 +21,7 @@ import re
 from collections.abc import Iterable, Mapping
 
 from actions.skills.normalize import names_request
+from llm_fallback.conversation.followup import is_followup
 
 # Replies that say nothing about the notes, and the skills, whose answers come from fixed rules.
 # (out_of_scope needs no gate: its rule sends it to the notes, whose relevance gate decides.)
@@ -70,6 +71,8 @@ Vocabulary = Mapping[str, Iterable[str]]
 
 def goes_to_notes(intent: str, text: str, tokens: Iterable[str], vocabulary: Vocabulary) -> bool:
     """Whether a message NLU gave `intent` asks more than that intent answers."""
+    if intent in CANNED_INTENTS and is_followup(text):
+        return True  # "它的缺点呢？" is a question about what was just said, not small talk
     extra = unanswered_words(intent, tokens, vocabulary)
     if not extra:
         return False

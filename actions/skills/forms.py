@@ -30,6 +30,7 @@ logger = logging.getLogger(__name__)
 # out_of_scope is missing on purpose: "a trillion" or "purple" as an answer gets a clear error.
 NOT_AN_ANSWER = {
     "cancel",
+    "new_topic",
     "ask_notes",
     "explain_parameter",
     "help",

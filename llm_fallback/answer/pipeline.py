@@ -33,7 +33,7 @@ from llm_fallback.answer.prompt import (
     terms,
 )
 from llm_fallback.answer.safety import Verdict, check_request, filter_output, is_harmful
-from llm_fallback.knowledge.retrieve import Hit, get_retriever
+from llm_fallback.knowledge.retrieve import CLEAR_MATCH, Hit, get_retriever
 from llm_fallback.llm.errors import LLMError
 from llm_fallback.llm.service import LLM, GenerationResult, get_llm
 from llm_fallback.text.grounding import unsupported_numbers
@@ -44,12 +44,10 @@ from llm_fallback.text.tokenize import translate_terms
 
 log = logging.getLogger(__name__)
 
-Route = Literal["answer", "extractive", "not_covered", "refused", "faq"]
+Route = Literal["answer", "extractive", "not_covered", "refused", "faq", "clarify"]
 
 _CITATION = re.compile(r"\s*\[\d+(?:\s*[,，]\s*\d+)*\]")
 
-# A passage this relevant is what the question is about (knowledge/calibrate.py puts the gate lower).
-POINTS_AT = 0.5
 # A quoted list may run longer than a quoted sentence: every item is the point.
 LIST_QUOTE_BUDGET = 480
 _TOPIC_SEP = {"zh": "、", "en": "; "}
@@ -69,9 +67,11 @@ class Answer:
     latency_ms: int
     ttft_ms: int | None
     tokens: int
+    question: str = ""  # the question answered, redacted: a follow-up's standalone reading
 
     def to_json(self) -> dict:
         return {
+            "question": self.question,
             "answer": self.text,
             "sources": [{"file": h.file, "heading": h.heading, "lines": h.lines} for h in self.sources],
             "route": self.route,
@@ -185,7 +185,7 @@ def answer_question(question: str, retriever: Searcher | None = None, llm: LLM |
         ttft_ms = round(generation.ttft_s * 1000) if generation and generation.ttft_s is not None else None
         log.info("answer route=%s lang=%s latency_ms=%d sources=%d", route, lang, latency_ms, len(sources))
         return Answer(compose_reply(body, sources, lang), route, tuple(sources), latency_ms, ttft_ms,
-                      generation.tokens if generation else 0)
+                      generation.tokens if generation else 0, question)
 
     verdict = check_request(question)
     if verdict is not None:
@@ -201,7 +201,7 @@ def answer_question(question: str, retriever: Searcher | None = None, llm: LLM |
     # The relevance gate is lenient (the model has the last word), so a harmful passage that merely
     # passed it says nothing about the question; one that clearly matches it means the question is
     # about that passage, and "not covered" would be untrue.
-    if not relevant and any(h.relevance >= POINTS_AT for h in hits):
+    if not relevant and any(h.relevance >= CLEAR_MATCH for h in hits):
         log.info("refused: harmful passages")
         return done(Verdict("harmful").reply(lang), "refused")
     passages = select_passages(relevant, question, budgets)

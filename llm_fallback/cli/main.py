@@ -111,7 +111,7 @@ def _calibrate(args: argparse.Namespace) -> None:
 def _ask(args: argparse.Namespace) -> None:
     from llm_fallback.routing import ask_command
 
-    print(ask_command(args.question, as_json=args.json))
+    print(ask_command(args.question, as_json=args.json, after=args.after))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -148,6 +148,8 @@ def build_parser() -> argparse.ArgumentParser:
     ask = commands.add_parser("ask", help="answer a question from the notes (retrieval + local LLM)")
     ask.add_argument("question")
     ask.add_argument("--json", action="store_true", help="print JSON with route, sources and timings")
+    ask.add_argument("--after", metavar="QUESTION",
+                     help="the question asked just before: QUESTION is then read as its follow-up")
     ask.set_defaults(run=_ask)
     _add_faq(commands)
     return parser

@@ -33,6 +33,9 @@ log = logging.getLogger(__name__)
 
 PARAMS_PATH = Path(__file__).with_name("retrieval_params.json")
 FEATURES = ("cosine", "bm25_norm", "coverage")
+# A hit this relevant is clearly what the question is about; the calibrated gate (Params.threshold)
+# sits lower, for recall, and leaves the last word to the model.
+CLEAR_MATCH = 0.5
 
 
 @dataclass(frozen=True)

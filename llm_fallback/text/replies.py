@@ -29,6 +29,15 @@ TEXTS: dict[str, dict[Lang, str]] = {
     },
     # Notes answers.
     "sources": {"zh": "来源：", "en": "Sources:"},
+    "understood_as": {"zh": "（理解为：{question}）", "en": "(Understood as: {question})"},
+    "clarify": {
+        "zh": "你问的是哪一个：{topics}？",
+        "en": "Which one do you mean: {topics}?",
+    },
+    "new_topic": {
+        "zh": "好的，换个话题。想问什么？",
+        "en": "Sure, a new topic. What would you like to know?",
+    },
     "extract": {"zh": "笔记原文摘录：", "en": "From the notes (quoted as written): "},
     "not_covered": {
         "zh": "笔记里没有讲到这个问题，我不凭空回答。",

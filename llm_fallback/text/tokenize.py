@@ -55,6 +55,11 @@ def _glossary() -> list[tuple[re.Pattern[str], str, str]]:
     return entries
 
 
+def glossary_terms() -> list[str]:
+    """Every term of the glossary, in both languages."""
+    return [term for _, term, _ in _glossary()]
+
+
 def translate_terms(question: str) -> str:
     """The other language's glossary terms for what ``question`` mentions (space separated)."""
     return " ".join(other for pattern, _, other in _glossary() if pattern.search(question))

@@ -1,0 +1,176 @@
+"""Conversation bench: multi-turn conversations through the REST webhook of a running assistant,
+scored on the last turn (the follow-up), beside the same question asked standalone.
+
+    RASA_API=on RASA_AUTH_TOKEN=secret make run          # in another terminal
+    RASA_AUTH_TOKEN=secret python -m bench.conversations [--split tune|heldout|all] [--json out.json]
+    python -m bench.conversations --cheap-cost           # in-process: what the cheap path costs
+
+The conversations are tests/conversations/{tune,heldout}.yml (their header defines the fields).
+Each is sent turn by turn in one conversation; its last turn is scored:
+- route notes: answered from the notes (or the FAQ) with every `expect` group;
+- route skill:*: that skill answered (a follow-up re-runs it) with every `expect` group;
+- route oos: an honest "not covered";
+- route clarify: a question back, or a notes answer that names one of the `candidates`;
+- route fresh (after "new topic" or /restart): not answered about the earlier subject;
+- any route: none of `forbid` in the reply (a topic change must not inherit the earlier subject).
+With `--standalone` (default on) each `standalone` question is also asked in a new conversation and
+scored the same way: the gap between the two is what the conversation costs.
+`--cheap-cost` times `conversation.resolve` without the model on every last turn, beside a plain
+search of the same message (the baseline every notes answer pays anyway).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+import uuid
+from collections import Counter
+from pathlib import Path
+
+from bench.e2e import NOTES_FAMILY, Assistant, Turn, load, route_ok
+from bench.stats import percentile
+from llm_fallback.config import PROJECT_ROOT
+
+CONVERSATIONS = PROJECT_ROOT / "tests" / "conversations"
+
+
+def _found(group: list, text: str) -> bool:
+    return any(str(alt).lower() in text for alt in group)
+
+
+def last_turn_correct(item: dict, turn: Turn) -> bool:
+    """Whether the reply to the conversation's last turn is right (see the module's docstring)."""
+    text, route = turn.reply.lower(), item["route"]
+    if any(str(word).lower() in text for word in item.get("forbid", [])):
+        return False
+    if route == "clarify":
+        if turn.route == "clarify":
+            return True
+        return turn.route in NOTES_FAMILY and any(str(c).lower() in text for c in item.get("candidates", []))
+    if route == "fresh":
+        return not turn.route.startswith("skill:")
+    if not route_ok(route, turn.route):
+        return False
+    return all(_found(group, text) for group in item.get("expect", []))
+
+
+def resolved_how(events: list[dict]) -> str | None:
+    """How the notes action read the last message (conversation.resolve's `how`), if it answered."""
+    bots = [e for e in events if e["event"] == "bot" and "resolved" in (e.get("metadata") or {})]
+    last_user = max((i for i, e in enumerate(events) if e["event"] == "user"), default=-1)
+    after = [e for e in bots if events.index(e) > last_user]
+    return after[-1]["metadata"]["resolved"] if after else None
+
+
+def run_conversation(assistant: Assistant, turns: list[str]) -> tuple[Turn, str | None]:
+    sender = f"conv-{uuid.uuid4().hex[:12]}"
+    turn = None
+    for text in turns:
+        turn = assistant.ask(text, sender)
+    assert turn is not None
+    return turn, resolved_how(assistant.events(sender))
+
+
+def report(records: list[dict]) -> None:
+    for split in sorted({r["split"] for r in records}):
+        rows = [r for r in records if r["split"] == split]
+        ok = sum(r["correct"] for r in rows)
+        print(f"\n== {split}: last turn {ok}/{len(rows)} correct ({100 * ok / len(rows):.1f}%)")
+        with_standalone = [r for r in rows if r.get("standalone_correct") is not None]
+        if with_standalone:
+            alone = sum(r["standalone_correct"] for r in with_standalone)
+            in_conv, n = sum(r["correct"] for r in with_standalone), len(with_standalone)
+            print(f"  same questions standalone: {alone}/{n} ({100 * alone / n:.1f}%) "
+                  f"vs in conversation {in_conv}/{n} ({100 * in_conv / n:.1f}%)")
+        for kind in dict.fromkeys(r["kind"] for r in rows):
+            group = [r for r in rows if r["kind"] == kind]
+            print(f"  {kind:18} {sum(r['correct'] for r in group):3}/{len(group):<3}")
+        changes = [r for r in rows if r["kind"] in ("topic_change", "restart")]
+        if changes:
+            inherited = sum(not r["correct"] for r in changes)
+            print(f"  topic changes that inherited (or were wrong): {inherited}/{len(changes)}")
+        hows = Counter(r["resolved"] for r in rows)
+        print("  last turn read as: " + ", ".join(f"{k}={v}" for k, v in hows.most_common()))
+        followups = [r for r in rows if r["resolved"] in ("rewritten", "model")]
+        if followups:
+            by_model = sum(r["resolved"] == "model" for r in followups)
+            print(f"  model rewrites: {by_model}/{len(followups)} of rewritten follow-ups")
+    seconds = [r["seconds"] for r in records]
+    print(f"\nlast-turn latency (s): median {statistics.median(seconds):.2f}  "
+          f"p95 {percentile(seconds, 0.95):.2f}")
+
+
+def cheap_cost(items: list[dict]) -> None:
+    """In-process: p50/p95 of resolve() without the model, against a plain search of the message."""
+    from llm_fallback.conversation.resolve import resolve
+    from llm_fallback.knowledge.retrieve import get_retriever
+    from llm_fallback.routing import remember
+
+    retriever = get_retriever()
+    retriever.search("warm-up", k=3)
+    plain, resolved = [], []
+    for item in items:
+        previous = remember(item["turns"][-2])
+        message = item["turns"][-1]
+        start = time.perf_counter()
+        retriever.search(message, k=5)
+        plain.append(1000 * (time.perf_counter() - start))
+        start = time.perf_counter()
+        resolve(message, previous, retriever, llm=None)
+        resolved.append(1000 * (time.perf_counter() - start))
+    for label, times in (("plain search", plain), ("resolve (cheap)", resolved)):
+        print(f"{label:16} ms: median {statistics.median(times):6.2f}  p95 {percentile(times, 0.95):6.2f}")
+    print(f"added by the cheap path, p95: {percentile(resolved, 0.95):.2f} ms on {len(items)} last turns")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--url", default=f"http://127.0.0.1:{os.environ.get('RASA_PORT', '5005')}")
+    parser.add_argument("--token", default=os.environ.get("RASA_AUTH_TOKEN", ""),
+                        help="Rasa's API token (RASA_AUTH_TOKEN of the running stack)")
+    parser.add_argument("--split", choices=("tune", "heldout", "all"), default="tune")
+    parser.add_argument("--kind", action="append", help="only these kinds (repeatable)")
+    parser.add_argument("--every", type=int, default=1, help="run every n-th conversation only")
+    parser.add_argument("--no-standalone", action="store_true", help="skip the standalone comparison")
+    parser.add_argument("--cheap-cost", action="store_true", help="time the cheap path in-process instead")
+    parser.add_argument("--json", type=Path, help="write every conversation, reply and route here")
+    args = parser.parse_args()
+
+    splits = ("tune", "heldout") if args.split == "all" else (args.split,)
+    items = [i for i in load(CONVERSATIONS / f"{s}.yml" for s in splits)
+             if not args.kind or i["kind"] in args.kind][::args.every]
+    if args.cheap_cost:
+        cheap_cost(items)
+        return 0
+    if not args.token:
+        parser.error("the route taken is read through Rasa's API: pass --token or set RASA_AUTH_TOKEN")
+    assistant = Assistant(args.url, args.token)
+    records = []
+    for item in items:
+        turn, how = run_conversation(assistant, item["turns"])
+        record = {"id": item["id"], "split": item["split"], "kind": item["kind"], "lang": item["lang"],
+                  "turns": item["turns"], "expected": item["route"], "taken": turn.route, "resolved": how,
+                  "correct": last_turn_correct(item, turn), "seconds": round(turn.seconds, 3),
+                  "reply": turn.reply}
+        if not args.no_standalone and item.get("standalone") and item["route"] not in ("clarify", "fresh"):
+            alone = assistant.ask(item["standalone"])
+            record["standalone_correct"] = last_turn_correct(item, alone)
+            record["standalone_reply"] = alone.reply
+        records.append(record)
+        mark = "ok  " if record["correct"] else "FAIL"
+        first_line = turn.reply.splitlines()[0][:50] if turn.reply else "(silence)"
+        print(f"{mark} {item['id']:5} {item['kind']:17} {item['route']:12} {turn.route:12} {how or '-':10} "
+              f"{turn.seconds:6.2f}s  {first_line}", flush=True)
+    report(records)
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(records, ensure_ascii=False, indent=1), encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Conversations: follow-up questions resolved against what was said before."""

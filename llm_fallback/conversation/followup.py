@@ -1,0 +1,233 @@
+"""Follow-up questions, the cheap way: is a message a follow-up, and what does it stand for?
+
+Pure text rules, no index and no model, so they cost microseconds and also run in Rasa's own
+environment (rasa_addons.substance asks `is_followup` before a canned reply takes a message).
+
+Four shapes of follow-up, after a question about a subject (its *topic*):
+- substitution: "那 QLoRA 呢？", "QLoRA 呢？", "And QLoRA?", "What about int4?": the previous question
+  with the new term in place of the topic;
+- pronoun: "它的缺点呢？", "What are its drawbacks?": the pronoun replaced by the topic;
+- ellipsis: "第一步具体做什么？", "Why?": a short question that names no subject; the topic is added
+  (whether it stands alone is the index's to say: see conversation.resolve);
+- none: a message that names its own subject stands on its own and is never rewritten.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+from llm_fallback.text.lang import CJK, Lang, detect_lang
+
+Shape = Literal["substitution", "pronoun", "ellipsis", "none"]
+
+# "那 X 呢" (X may be anything short), "X 呢？", "And X?", "What/How about X?"
+_ZH_SUBSTITUTION = re.compile(
+    r"^\s*(?:那么?|那如果|如果是|换成|改成|还有)?\s*"
+    r"(?P<term>[^，,。？?！!\s][^，,。？?！!]{0,24}?)\s*(?:的话)?\s*呢\s*[？?]?\s*$"
+)
+_EN_SUBSTITUTION = re.compile(
+    r"^\s*(?:and|what about|how about|what if (?:it is|it's|I use|we use)|same for|and for|now for)\s+"
+    r"(?:(?:the|a|an|for|with)\s+)?(?P<term>[^?]{1,40}?)\s*[?.!]?\s*$",
+    re.IGNORECASE,
+)
+_ZH_PRONOUN = re.compile(r"它们|它的|它|这个方法|这种方法|这个技术|该方法|这一步|这些步骤|这两者|两者")
+_EN_PRONOUN = re.compile(
+    r"\b(?:it|its|it's|they|them|their|this one|that one|these|those|this method|that method)\b",
+    re.IGNORECASE,
+)
+_ZH_PRONOUN_ALONE = re.compile(r"它们|它")
+# What a "那 … 呢" asks about when it names an aspect of the same subject, not a new subject.
+_ASPECT = re.compile(
+    r"^(?:它的|的)?(?:缺点|优点|好处|坏处|优势|劣势|局限|不足|原理|区别|默认值|默认|作用|用法|例子|示例|步骤|"
+    r"第.步|流程|应用|场景|代价|成本|速度|效果|参数|配置|实现|原因|风险|要求|前提|条件|显存|精度|效率|"
+    r"下一步|后面|之后|然后|具体|细节|公式|定义|来源|出处|地址|链接)"
+)
+_PEOPLE = frozenset({"你", "您", "我", "他", "她", "你们", "我们", "他们", "大家"})
+# A technical term: digits, underscores, inner capitals or two capitals (LoRA, top_p, 7B, HNSW),
+# or, in Chinese text, any Latin word of two letters or more (Chinese prose writes terms in Latin).
+_TECH_TERM = re.compile(r"[A-Za-z][A-Za-z0-9_.+\-]*[A-Za-z0-9]|\d+(?:\.\d+)?\s*[BbMm]\b")
+_INNER_MARK = re.compile(r"\d|_|[a-z][A-Z]|[A-Z]{2}|[A-Za-z][-.][A-Za-z]")
+# Latin words Chinese prose uses for everyday things, not for the subject of a question.
+_NOT_SUBJECTS = frozenset({
+    "cpu", "cpus", "gpu", "gpus", "api", "llm", "llms", "ai", "token", "tokens", "gb", "ok", "pdf",
+    "json", "http", "url", "prompt", "python"
+})
+_EN_COMMON_CAPITALISED = frozenset({
+    "what", "how", "why", "when", "where", "which", "who", "is", "are", "and", "does", "do", "can",
+    "should", "tell", "explain", "give", "the", "a", "i"
+})
+# Words that join two subjects in one question: a pronoun after it may mean either.
+_COMPARISON = re.compile(
+    r"和|与|跟|还是|对比|比较|区别|差别|不同|\bvs\.?\b|\bversus\b|\band\b|\bor\b|compare|differ",
+    re.IGNORECASE,
+)
+# Short enough to lean on the conversation: "第一步具体做什么？" / "Why is that?".
+ELLIPSIS_MAX_ZH_CHARS = 14
+ELLIPSIS_MAX_EN_WORDS = 8
+
+
+@dataclass(frozen=True)
+class Previous:
+    """What the conversation was about: the last question answered (already standalone), its topic
+    terms (`topics_of`), the sections its answer cited, and whether the answer was a question back
+    (then `topics` are the subjects offered)."""
+
+    question: str
+    topics: tuple[str, ...] = ()
+    sections: tuple[str, ...] = ()
+    clarifying: bool = False
+
+    @property
+    def topic(self) -> str | None:
+        return self.topics[0] if self.topics else None
+
+    def to_metadata(self) -> dict[str, object]:
+        """What a bot turn records in the tracker for the next turn (see `from_metadata`)."""
+        return {"question": self.question, "topics": list(self.topics), "sections": list(self.sections)}
+
+    @classmethod
+    def from_metadata(cls, metadata: dict) -> Previous | None:
+        question = metadata.get("question")
+        if not isinstance(question, str) or not question:
+            return None
+        return cls(question, tuple(metadata.get("topics") or ()), tuple(metadata.get("sections") or ()),
+                   metadata.get("route") == "clarify")
+
+
+@dataclass(frozen=True)
+class Rewrite:
+    question: str  # the message as a standalone question (the message itself when shape is "none")
+    shape: Shape
+    candidates: tuple[str, ...] = field(default=())  # two topics a pronoun may mean: ask which
+
+
+def technical_terms(text: str, chinese: bool | None = None) -> list[str]:
+    """Latin technical terms in `text`, first mention first, each once (case-insensitive). In Chinese
+    text (`chinese`: of the message `text` comes from; by default `text` itself) every Latin word counts."""
+    chinese = CJK.search(text) is not None if chinese is None else chinese
+    found: dict[str, str] = {}
+    for match in _TECH_TERM.finditer(text):
+        term = match.group().strip()
+        if term.lower() in _EN_COMMON_CAPITALISED or term.lower() in _NOT_SUBJECTS or len(term) < 2:
+            continue
+        sentence_start = match.start() == 0 or text[: match.start()].rstrip()[-1:] in ".?!"
+        capitalised = term[0].isupper() and not sentence_start
+        if chinese or _INNER_MARK.search(term) or capitalised:
+            found.setdefault(term.lower(), term)
+    return list(found.values())
+
+
+def topics_of(question: str, glossary_terms: Sequence[str] = ()) -> tuple[str, ...]:
+    """The subjects a question is about: its technical terms, else the glossary terms it names."""
+    terms = technical_terms(question)
+    if terms:
+        return tuple(terms)
+    named = [t for t in glossary_terms if t and t.lower() in question.lower()]
+    # The longest first: "知识蒸馏" before "蒸馏".
+    return tuple(sorted(dict.fromkeys(named), key=len, reverse=True)[:2])
+
+
+def _is_short(text: str, lang: Lang) -> bool:
+    if lang == "zh":
+        return len(CJK.findall(text)) <= ELLIPSIS_MAX_ZH_CHARS
+    return len(text.split()) <= ELLIPSIS_MAX_EN_WORDS
+
+
+def shape_of(message: str) -> tuple[Shape, str | None]:
+    """The follow-up shape of a message on its own, and the new term of a substitution."""
+    text = message.strip()
+    lang = detect_lang(text)
+    chinese = CJK.search(text) is not None
+    substitution = (_ZH_SUBSTITUTION if chinese else _EN_SUBSTITUTION).match(text)
+    if substitution and not _ZH_PRONOUN.search(substitution.group("term")):
+        term = substitution.group("term").strip().removesuffix("的").strip()
+        new_subject = CJK.search(term) and not _ASPECT.match(term) and term not in _PEOPLE
+        if technical_terms(term, chinese=chinese) or new_subject:
+            return "substitution", term
+    pronoun = _ZH_PRONOUN if lang == "zh" else _EN_PRONOUN
+    # "它" always points back ("DPO 跟它比省掉了哪些环节？"); "it" and "这个" often point nowhere
+    # ("is it possible to run 7B on a CPU?"), so they count only in a message that names no term.
+    points_back = lang == "zh" and _ZH_PRONOUN_ALONE.search(text)
+    if points_back or (pronoun.search(text) and not technical_terms(text)):
+        return "pronoun", None
+    if substitution:  # "那缺点呢？": a new aspect of the same subject
+        return "ellipsis", None
+    if not technical_terms(text) and _is_short(text, lang):
+        return "ellipsis", None
+    return "none", None
+
+
+_ASKS = re.compile(
+    r"[?？呢吗]\s*$|^\s*(?:what|how|why|when|which|where|who|does|do|is|are|can|should)\b|为什么|怎么|什么|多少|哪",
+    re.IGNORECASE,
+)
+
+
+def is_followup(message: str) -> bool:
+    """Whether the message is a question leaning on what was said before ("那 … 呢", "and …?", a
+    pronoun in a question: "I got it, thanks" is not one). Ellipsis is left out: a short question may
+    well stand alone, which only the index can tell."""
+    shape, _ = shape_of(message)
+    return shape == "substitution" or (shape == "pronoun" and _ASKS.search(message) is not None)
+
+
+def _replace_topic(question: str, topic: str, term: str) -> str | None:
+    pattern = re.compile(re.escape(topic), re.IGNORECASE)
+    return pattern.sub(term, question, count=1) if pattern.search(question) else None
+
+
+def _with_topic(message: str, topic: str, lang: Lang) -> str:
+    message = message.strip()
+    if lang == "zh":
+        return f"关于 {topic}：{message}"
+    return f"{message.rstrip('?？. ')} (about {topic})?"
+
+
+def _pronoun_replaced(message: str, topic: str, lang: Lang) -> str:
+    if lang == "zh":
+        return _ZH_PRONOUN_ALONE.sub(topic, message, count=1) if _ZH_PRONOUN_ALONE.search(message) \
+            else _with_topic(message, topic, lang)
+
+    def english(match: re.Match[str]) -> str:
+        word = match.group().lower()
+        return f"{topic}'s" if word in ("its", "their") else topic
+
+    return _EN_PRONOUN.sub(english, message, count=1)
+
+
+def rewrite(message: str, previous: Previous | None) -> Rewrite:
+    """The message as a standalone question, by the rules above; unchanged without a previous turn
+    or a topic to lean on."""
+    if previous is not None and previous.clarifying:
+        chosen = [t for t in previous.topics
+                  if re.search(rf"(?<![A-Za-z]){re.escape(t)}(?![A-Za-z])", message, re.IGNORECASE)]
+        if len(chosen) == 1:  # the answer to our question back: which subject was meant
+            return Rewrite(for_candidate(previous.question, chosen[0]), "substitution")
+    shape, term = shape_of(message)
+    if previous is None or shape == "none":
+        return Rewrite(message, "none")
+    lang = detect_lang(message)
+    topic = previous.topic
+    if shape == "substitution" and term:
+        if topic:
+            replaced = _replace_topic(previous.question, topic, term)
+            if replaced:
+                return Rewrite(replaced, shape)
+        return Rewrite(_with_topic(previous.question, term, detect_lang(previous.question)), shape)
+    if topic is None:
+        return Rewrite(_with_topic(message, previous.question, lang), shape)
+    if shape == "pronoun" and len(previous.topics) >= 2 and _COMPARISON.search(previous.question):
+        candidates = previous.topics[:3]
+        return Rewrite(message, "pronoun", tuple(candidates))
+    if shape == "pronoun":
+        return Rewrite(_pronoun_replaced(message, topic, lang), shape)
+    return Rewrite(_with_topic(message, topic, lang), shape)
+
+
+def for_candidate(message: str, topic: str) -> str:
+    """The message read with one of the clarification's candidates (the button's text)."""
+    lang = detect_lang(message)
+    return _pronoun_replaced(message, topic, lang)

@@ -1,0 +1,113 @@
+"""A follow-up resolved into a standalone question: the cheap rewrite first, the model only when the
+index is unsure of the cheap one, and a question back when a pronoun may mean two subjects.
+
+    resolve(message, previous, searcher, llm) -> Resolution
+
+A message that stands on its own is never rewritten, so a change of topic starts fresh: one that
+names its subject (`followup.shape_of` is "none"), and a short one that the index answers
+confidently by itself ("什么是知识蒸馏？").
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+from llm_fallback.conversation.followup import Previous, for_candidate, rewrite
+from llm_fallback.knowledge.retrieve import CLEAR_MATCH, Hit
+from llm_fallback.llm.errors import LLMError
+from llm_fallback.llm.service import LLM
+from llm_fallback.text.lang import detect_lang
+
+log = logging.getLogger(__name__)
+
+How = Literal["standalone", "rewritten", "model", "clarify"]
+
+REWRITE_TOKENS = 48
+# The model's rewrite is worth this much waiting at most; past it the cheap rewrite stands.
+REWRITE_BUDGET_S = 3.0
+
+_REWRITE_SYSTEM = (
+    "You rewrite a follow-up question from a chat into one standalone question. Use the previous "
+    "question only to fill in what the follow-up leaves out (its subject). Keep the follow-up's "
+    "language (Chinese stays Chinese, English stays English). Output only the rewritten question."
+)
+
+
+class Searcher(Protocol):
+    def search(self, question: str, k: int = 5) -> list[Hit]: ...
+
+
+@dataclass(frozen=True)
+class Resolution:
+    question: str  # what to answer: the message itself, or the standalone question it stands for
+    how: How
+    candidates: tuple[str, ...] = ()  # for "clarify": the subjects the message may be about
+    rewrite_ms: int = 0  # time spent in the model's rewrite (0 when it did not run)
+
+    @property
+    def rewritten(self) -> bool:
+        return self.how in ("rewritten", "model")
+
+
+def _best_relevance(searcher: Searcher, question: str) -> float:
+    return max((h.relevance for h in searcher.search(question, k=3)), default=0.0)
+
+
+def _clean_model_question(text: str) -> str:
+    line = text.strip().splitlines()[0] if text.strip() else ""
+    for prefix in ("Standalone question:", "Rewritten question:", "问题：", "Question:"):
+        if line.startswith(prefix):
+            line = line[len(prefix):]
+    return line.strip().strip('"“”')
+
+
+def model_rewrite(message: str, previous: Previous, llm: LLM,
+                  budget_s: float = REWRITE_BUDGET_S) -> str | None:
+    """The model's standalone question, or None when it failed, ran out of time or said nothing."""
+    messages = [
+        {"role": "system", "content": _REWRITE_SYSTEM},
+        {"role": "user", "content": f"Previous question: {previous.question}\nFollow-up: {message}"},
+    ]
+    try:
+        result = llm.generate(messages, max_tokens=REWRITE_TOKENS, temperature=0.0, timeout_s=budget_s)
+    except LLMError as exc:
+        log.warning("follow-up rewrite by the model failed: %s", type(exc).__name__)
+        return None
+    question = _clean_model_question(result.text)
+    if result.timed_out or not question or detect_lang(question) != detect_lang(message):
+        return None
+    return question
+
+
+def resolve(message: str, previous: Previous | None, searcher: Searcher, llm: LLM | None = None,
+            budget_s: float = REWRITE_BUDGET_S) -> Resolution:
+    """What `message` asks, read in the light of the previous turn (None: a first question)."""
+    cheap = rewrite(message, previous)
+    if previous is not None and previous.clarifying and cheap.shape == "substitution":
+        return Resolution(cheap.question, "rewritten")
+    if previous is None or cheap.shape == "none":
+        return Resolution(message, "standalone")
+    if cheap.candidates:
+        return Resolution(message, "clarify", cheap.candidates)
+    if cheap.shape == "ellipsis" and _best_relevance(searcher, message) >= CLEAR_MATCH:
+        return Resolution(message, "standalone")  # short, but the notes answer it as it is
+    cheap_relevance = _best_relevance(searcher, cheap.question)
+    if cheap_relevance >= CLEAR_MATCH or llm is None:
+        return Resolution(cheap.question, "rewritten")
+    start = time.monotonic()
+    by_model = model_rewrite(message, previous, llm, budget_s)
+    spent_ms = round((time.monotonic() - start) * 1000)
+    if by_model and _best_relevance(searcher, by_model) > cheap_relevance:
+        log.info("follow-up rewritten by the model rewrite_ms=%d", spent_ms)
+        return Resolution(by_model, "model", rewrite_ms=spent_ms)
+    log.info("follow-up: the cheap rewrite stands rewrite_ms=%d", spent_ms)
+    return Resolution(cheap.question, "rewritten", rewrite_ms=spent_ms)
+
+
+def candidates_questions(message: str, candidates: Sequence[str]) -> list[str]:
+    """One standalone question per candidate subject: what the clarification's buttons send."""
+    return [for_candidate(message, topic) for topic in candidates]
