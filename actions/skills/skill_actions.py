@@ -22,6 +22,7 @@ from actions.skills.common import SKILL_SLOTS, fmt_size
 from actions.skills.forms import user_lang
 from llm_fallback.answer.figures import Reported, reported_figure
 from llm_fallback.config import load_settings
+from llm_fallback.conversation.followup import topics_of
 from llm_fallback.knowledge.retrieve import get_retriever
 from llm_fallback.text.replies import say
 
@@ -95,7 +96,8 @@ class SkillAction(Action, ABC):
         # Metadata lands in the bot event (the tracker), never in what the user sees: the route for
         # the benches, the skill and the slots the user named for a follow-up ("那 13B 呢？").
         dispatcher.utter_message(text=text, buttons=buttons, route="reported" if reply.reported else "skill",
-                                 skill=self.name(), slots=named, question=request.text)
+                                 skill=self.name(), slots=named, question=request.text,
+                                 topics=list(topics_of(request.text)))
         return True
 
     async def run(

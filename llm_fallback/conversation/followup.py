@@ -39,6 +39,34 @@ _EN_PRONOUN = re.compile(
     re.IGNORECASE,
 )
 _ZH_PRONOUN_ALONE = re.compile(r"它们|它")
+# "is it possible …", "it's worth …": an English "it" that points at nothing said before.
+_EN_DUMMY_IT = re.compile(
+    r"\b(?:(?:is|was|will|would|does) it|it is|it's) "
+    r"(?:possible|ok|okay|better|worth|normal|true|necessary|safe|fine|matter|recommended)\b",
+    re.IGNORECASE,
+)
+# A pronoun after a clause break points at what that clause named ("What is LoRA, and how does it work?").
+_CLAUSE_BREAK = re.compile(r"[,，;；]|\band\b", re.IGNORECASE)
+# An English "and …?" that asks a new question is no substitution ("And what does X do?").
+_EN_QUESTION_START = re.compile(r"^(?:what|how|why|when|where|which|who|is|are|does|do|can|should|could)\b",
+                                re.IGNORECASE)
+_EN_ASPECT = re.compile(
+    r"^(?:its |their )?(?:drawbacks?|disadvantages?|downsides?|advantages?|benefits?|pros|cons|costs?|speed|"
+    r"defaults?|examples?|steps?|first|second|third|next|last|limitations?|limits|memory|performance|"
+    r"details?|reason|formula|definition|source|link)\b",
+    re.IGNORECASE,
+)
+# "What is static batching in LLM inference?", "什么是知识蒸馏？": the subject a definition asks for.
+_EN_DEFINITION = re.compile(
+    r"^\s*(?:what|who)\s+(?:is|are|was|were)\s+(?:the\s+|a\s+|an\s+)?(?P<subject>[^?]+?)"
+    r"(?:\s+(?:in|for|of|on|used|mean|means|stand|do|does|like)\b[^?]*)?\s*\??\s*$",
+    re.IGNORECASE,
+)
+_ZH_DEFINITION = re.compile(
+    r"^\s*(?:什么是|啥是)(?P<subject>[^？?，,。]{2,12}?)\s*[？?]?$"
+    r"|^\s*(?P<subject2>[^？?，,。的]{2,12}?)(?:是什么|指的是什么|是指什么|是啥|是干什么的|是做什么的)"
+)
+_SIZE = re.compile(r"^\d+(?:\.\d+)?\s*[BbMm]$")
 # What a "那 … 呢" asks about when it names an aspect of the same subject, not a new subject.
 _ASPECT = re.compile(
     r"^(?:它的|的)?(?:缺点|优点|好处|坏处|优势|劣势|局限|不足|原理|区别|默认值|默认|作用|用法|例子|示例|步骤|"
@@ -82,6 +110,7 @@ class Previous:
 
     @property
     def topic(self) -> str | None:
+        """The subject a follow-up most likely means (`topics_of` puts it first)."""
         return self.topics[0] if self.topics else None
 
     def to_metadata(self) -> dict[str, object]:
@@ -120,11 +149,24 @@ def technical_terms(text: str, chinese: bool | None = None) -> list[str]:
     return list(found.values())
 
 
+def _defined_subject(question: str) -> str | None:
+    match = _ZH_DEFINITION.match(question) if CJK.search(question) else _EN_DEFINITION.match(question)
+    if not match:
+        return None
+    subject = (match.group("subject") or (match.groupdict().get("subject2") or "")).strip()
+    return subject if subject and len(subject.split()) <= 4 else None
+
+
 def topics_of(question: str, glossary_terms: Sequence[str] = ()) -> tuple[str, ...]:
-    """The subjects a question is about: its technical terms, else the glossary terms it names."""
+    """The subjects a question is about, the main one first: its technical terms (the last one named
+    first: "Rasa 的 NLU 模块负责什么？" is about NLU), else the subject it asks to define ("What is
+    static batching?"), else the glossary terms it names."""
     terms = technical_terms(question)
     if terms:
-        return tuple(terms)
+        return (terms[-1], *terms[:-1])
+    defined = _defined_subject(question)
+    if defined:
+        return (defined,)
     named = [t for t in glossary_terms if t and t.lower() in question.lower()]
     # The longest first: "知识蒸馏" before "蒸馏".
     return tuple(sorted(dict.fromkeys(named), key=len, reverse=True)[:2])
@@ -142,16 +184,20 @@ def shape_of(message: str) -> tuple[Shape, str | None]:
     lang = detect_lang(text)
     chinese = CJK.search(text) is not None
     substitution = (_ZH_SUBSTITUTION if chinese else _EN_SUBSTITUTION).match(text)
+    if substitution and not chinese:
+        words = substitution.group("term").split()
+        if len(words) > 4 or _EN_QUESTION_START.match(substitution.group("term")):
+            substitution = None  # "And what does TensorRT-LLM's build step do?" asks a question of its own
     if substitution and not _ZH_PRONOUN.search(substitution.group("term")):
         term = substitution.group("term").strip().removesuffix("的").strip()
-        new_subject = CJK.search(term) and not _ASPECT.match(term) and term not in _PEOPLE
-        if technical_terms(term, chinese=chinese) or new_subject:
+        aspect = _ASPECT.match(term) if chinese else _EN_ASPECT.match(term)
+        if not aspect and term not in _PEOPLE and (technical_terms(term, chinese=chinese) or chinese
+                                                   or len(term.split()) <= 3):
             return "substitution", term
     pronoun = _ZH_PRONOUN if lang == "zh" else _EN_PRONOUN
     # "它" always points back ("DPO 跟它比省掉了哪些环节？"); "it" and "这个" often point nowhere
     # ("is it possible to run 7B on a CPU?"), so they count only in a message that names no term.
-    points_back = lang == "zh" and _ZH_PRONOUN_ALONE.search(text)
-    if points_back or (pronoun.search(text) and not technical_terms(text)):
+    if _points_back(text, lang, pronoun):
         return "pronoun", None
     if substitution:  # "那缺点呢？": a new aspect of the same subject
         return "ellipsis", None
@@ -166,6 +212,18 @@ _ASKS = re.compile(
 )
 
 
+def _points_back(text: str, lang: Lang, pronoun: re.Pattern[str]) -> bool:
+    """A pronoun that means something said before: "它" or "it" after no clause that named a term
+    ("DPO 跟它比…", "How does FastGPT use it?"), never a dummy "is it possible"; "这个" and friends
+    only in a message that names no term."""
+    match = (_ZH_PRONOUN_ALONE if lang == "zh" else _EN_PRONOUN).search(text)
+    if match and not (lang == "en" and _EN_DUMMY_IT.search(text)):
+        before = text[: match.start()]
+        if not (_CLAUSE_BREAK.search(before) and technical_terms(before, chinese=lang == "zh")):
+            return True
+    return bool(pronoun.search(text)) and not technical_terms(text)
+
+
 def is_followup(message: str) -> bool:
     """Whether the message is a question leaning on what was said before ("那 … 呢", "and …?", a
     pronoun in a question: "I got it, thanks" is not one). Ellipsis is left out: a short question may
@@ -174,9 +232,15 @@ def is_followup(message: str) -> bool:
     return shape == "substitution" or (shape == "pronoun" and _ASKS.search(message) is not None)
 
 
-def _replace_topic(question: str, topic: str, term: str) -> str | None:
-    pattern = re.compile(re.escape(topic), re.IGNORECASE)
-    return pattern.sub(term, question, count=1) if pattern.search(question) else None
+def _replace_topic(question: str, topics: Sequence[str], term: str) -> str | None:
+    """The question with `term` in place of the subject of its kind: a size for a size, else the
+    main subject."""
+    same_kind = [t for t in topics if bool(_SIZE.match(t)) == bool(_SIZE.match(term))]
+    for topic in same_kind[:1]:
+        pattern = re.compile(re.escape(topic), re.IGNORECASE)
+        if pattern.search(question):
+            return pattern.sub(term, question, count=1)
+    return None
 
 
 def _with_topic(message: str, topic: str, lang: Lang) -> str:
@@ -212,10 +276,9 @@ def rewrite(message: str, previous: Previous | None) -> Rewrite:
     lang = detect_lang(message)
     topic = previous.topic
     if shape == "substitution" and term:
-        if topic:
-            replaced = _replace_topic(previous.question, topic, term)
-            if replaced:
-                return Rewrite(replaced, shape)
+        replaced = _replace_topic(previous.question, previous.topics, term)
+        if replaced:
+            return Rewrite(replaced, shape)
         return Rewrite(_with_topic(previous.question, term, detect_lang(previous.question)), shape)
     if topic is None:
         return Rewrite(_with_topic(message, previous.question, lang), shape)

@@ -53,6 +53,11 @@ class Resolution:
         return self.how in ("rewritten", "model")
 
 
+def _continues(hits: Sequence[Hit], sections: Sequence[str]) -> bool:
+    """Whether the rewrite clearly finds its answer where the previous answer came from."""
+    return any(h.heading in sections and h.relevance >= CLEAR_MATCH for h in hits)
+
+
 def _best_relevance(searcher: Searcher, question: str) -> float:
     return max((h.relevance for h in searcher.search(question, k=3)), default=0.0)
 
@@ -93,9 +98,11 @@ def resolve(message: str, previous: Previous | None, searcher: Searcher, llm: LL
         return Resolution(message, "standalone")
     if cheap.candidates:
         return Resolution(message, "clarify", cheap.candidates)
-    if cheap.shape == "ellipsis" and _best_relevance(searcher, message) >= CLEAR_MATCH:
+    cheap_hits = searcher.search(cheap.question, k=3)
+    cheap_relevance = max((h.relevance for h in cheap_hits), default=0.0)
+    if cheap.shape == "ellipsis" and not _continues(cheap_hits, previous.sections) \
+            and _best_relevance(searcher, message) >= CLEAR_MATCH:
         return Resolution(message, "standalone")  # short, but the notes answer it as it is
-    cheap_relevance = _best_relevance(searcher, cheap.question)
     if cheap_relevance >= CLEAR_MATCH or llm is None:
         return Resolution(cheap.question, "rewritten")
     start = time.monotonic()

@@ -1,0 +1,49 @@
+"""Follow-ups resolved over the real index and the real 1.5B model (llm_fallback.conversation)."""
+
+from __future__ import annotations
+
+import pytest
+
+from llm_fallback.conversation.resolve import REWRITE_BUDGET_S, resolve
+from llm_fallback.knowledge.retrieve import get_retriever
+from llm_fallback.llm.model import prepare
+from llm_fallback.llm.service import LLM, get_llm
+from llm_fallback.routing import answer_in_context, remember
+
+
+@pytest.fixture(scope="module")
+def llm() -> LLM:
+    prepare("1.5b", progress=False)
+    return get_llm()
+
+
+def test_a_question_that_names_its_subject_is_answered_as_asked() -> None:
+    previous = remember("LoRA 的秩 r 是什么意思？")
+    resolution = resolve("HNSW 有什么缺点？", previous, get_retriever())
+    assert (resolution.how, resolution.question) == ("standalone", "HNSW 有什么缺点？")
+
+
+@pytest.mark.parametrize(("first", "follow_up", "subject"), [
+    ("HNSW 的搜索质量和速度怎么样？", "它的缺点呢？", "HNSW"),
+    ("What is vLLM good at?", "What are its drawbacks?", "vLLM"),
+    ("TTFT 指的是什么？", "那 TPOT 呢？", "TPOT"),
+])
+def test_a_follow_up_is_read_with_its_subject_and_finds_it(first: str, follow_up: str,
+                                                            subject: str) -> None:
+    resolution = resolve(follow_up, remember(first), get_retriever())
+    assert resolution.how == "rewritten" and subject in resolution.question
+    hits = get_retriever().search(resolution.question, k=3)
+    assert any(subject.lower() in hit.text.lower() for hit in hits)
+
+
+def test_the_model_rewrites_only_what_the_index_is_unsure_of_and_within_its_budget(llm: LLM) -> None:
+    resolution = resolve("那后天呢？", remember("明天上海天气怎么样？"), get_retriever(), llm)
+    assert resolution.how in ("rewritten", "model")
+    assert 0 < resolution.rewrite_ms <= 1000 * REWRITE_BUDGET_S + 500
+
+
+def test_the_answer_says_how_a_follow_up_was_understood(llm: LLM) -> None:
+    first, _ = answer_in_context("HNSW 的搜索质量和速度怎么样？", None)
+    answer, resolution = answer_in_context("它的缺点呢？", remember(first.question, first.sources))
+    assert resolution.rewritten and answer.question.startswith("HNSW")
+    assert answer.text.startswith("（理解为：HNSW") and answer.to_json()["question"] == answer.question
