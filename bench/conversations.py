@@ -58,6 +58,15 @@ def last_turn_correct(item: dict, turn: Turn) -> bool:
     return all(_found(group, text) for group in item.get("expect", []))
 
 
+def inherited(item: dict, turn: Turn, how: str | None) -> bool:
+    """Whether the last turn leaned on the earlier subject: read as a follow-up, answered by the
+    earlier skill, or naming what `forbid` lists."""
+    text = turn.reply.lower()
+    named = any(str(word).lower() in text for word in item.get("forbid", []))
+    skill_kept = item["route"] == "notes" and turn.route.startswith("skill:")
+    return how in ("rewritten", "model", "clarify") or named or skill_kept
+
+
 def resolved_how(events: list[dict]) -> str | None:
     """How the notes action read the last message (conversation.resolve's `how`), if it answered."""
     bots = [e for e in events if e["event"] == "bot" and "resolved" in (e.get("metadata") or {})]
@@ -91,8 +100,8 @@ def report(records: list[dict]) -> None:
             print(f"  {kind:18} {sum(r['correct'] for r in group):3}/{len(group):<3}")
         changes = [r for r in rows if r["kind"] in ("topic_change", "restart")]
         if changes:
-            inherited = sum(not r["correct"] for r in changes)
-            print(f"  topic changes that inherited (or were wrong): {inherited}/{len(changes)}")
+            inherited = sum(r["inherited"] for r in changes)
+            print(f"  topic changes that inherited context: {inherited}/{len(changes)}")
         hows = Counter(r["resolved"] for r in rows)
         print("  last turn read as: " + ", ".join(f"{k}={v}" for k, v in hows.most_common()))
         followups = [r for r in rows if r["resolved"] in ("rewritten", "model")]
@@ -154,7 +163,8 @@ def main() -> int:
         turn, how = run_conversation(assistant, item["turns"])
         record = {"id": item["id"], "split": item["split"], "kind": item["kind"], "lang": item["lang"],
                   "turns": item["turns"], "expected": item["route"], "taken": turn.route, "resolved": how,
-                  "correct": last_turn_correct(item, turn), "seconds": round(turn.seconds, 3),
+                  "correct": last_turn_correct(item, turn), "inherited": inherited(item, turn, how),
+                  "seconds": round(turn.seconds, 3),
                   "reply": turn.reply}
         if not args.no_standalone and item.get("standalone") and item["route"] not in ("clarify", "fresh"):
             alone = assistant.ask(item["standalone"])

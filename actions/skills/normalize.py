@@ -185,6 +185,8 @@ LOSS_TOLERANCE = {
 HARDWARE = {
     "cpu": (
         "cpu",
+        "cpus",
+        "cpu only",
         "纯cpu",
         "没有显卡",
         "无显卡",
@@ -285,6 +287,11 @@ DATA_TRAIT = {
         "diverse",
         "varied",
         "many tasks",
+        "lots of tasks",
+        "different task types",
+        "many task types",
+        "任务类型多",
+        "各种任务",
         "mixed",
         "multi-task",
         "various",

@@ -149,7 +149,8 @@ def technical_terms(text: str, chinese: bool | None = None) -> list[str]:
     return list(found.values())
 
 
-def _defined_subject(question: str) -> str | None:
+def defined_subject(question: str) -> str | None:
+    """What a definition question asks about: "What is static batching?", "什么是知识蒸馏？"."""
     match = _ZH_DEFINITION.match(question) if CJK.search(question) else _EN_DEFINITION.match(question)
     if not match:
         return None
@@ -164,7 +165,7 @@ def topics_of(question: str, glossary_terms: Sequence[str] = ()) -> tuple[str, .
     terms = technical_terms(question)
     if terms:
         return (terms[-1], *terms[:-1])
-    defined = _defined_subject(question)
+    defined = defined_subject(question)
     if defined:
         return (defined,)
     named = [t for t in glossary_terms if t and t.lower() in question.lower()]
@@ -244,7 +245,7 @@ def _replace_topic(question: str, topics: Sequence[str], term: str) -> str | Non
 
 
 def _with_topic(message: str, topic: str, lang: Lang) -> str:
-    message = message.strip()
+    message, topic = message.strip(), topic.strip().rstrip("?？。.! ")
     if lang == "zh":
         return f"关于 {topic}：{message}"
     return f"{message.rstrip('?？. ')} (about {topic})?"

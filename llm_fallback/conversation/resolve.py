@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
-from llm_fallback.conversation.followup import Previous, for_candidate, rewrite
+from llm_fallback.conversation.followup import Previous, defined_subject, for_candidate, rewrite
 from llm_fallback.knowledge.retrieve import CLEAR_MATCH, Hit
 from llm_fallback.llm.errors import LLMError
 from llm_fallback.llm.service import LLM
@@ -100,9 +100,11 @@ def resolve(message: str, previous: Previous | None, searcher: Searcher, llm: LL
         return Resolution(message, "clarify", cheap.candidates)
     cheap_hits = searcher.search(cheap.question, k=3)
     cheap_relevance = max((h.relevance for h in cheap_hits), default=0.0)
-    if cheap.shape == "ellipsis" and not _continues(cheap_hits, previous.sections) \
-            and _best_relevance(searcher, message) >= CLEAR_MATCH:
-        return Resolution(message, "standalone")  # short, but the notes answer it as it is
+    # A short question that asks to define something ("什么是知识蒸馏？") stands alone when the notes
+    # answer it as it is; any other ("学习率设的是多少？", "第一步具体做什么？") continues the subject.
+    stands_alone = defined_subject(message) and not _continues(cheap_hits, previous.sections)
+    if cheap.shape == "ellipsis" and stands_alone and _best_relevance(searcher, message) >= CLEAR_MATCH:
+        return Resolution(message, "standalone")
     if cheap_relevance >= CLEAR_MATCH or llm is None:
         return Resolution(cheap.question, "rewritten")
     start = time.monotonic()
