@@ -7,6 +7,7 @@ in any unit, Chinese numerals) and validate what the user typed when a form asks
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 # Biggest size accepted: dense models past ~2 trillion parameters are not something the notes'
@@ -366,6 +367,14 @@ def _patterns(table: dict[str, tuple[str, ...]]) -> list[tuple[int, str, re.Patt
 def find_value(text: str, table: dict[str, tuple[str, ...]]) -> str | None:
     """The canonical value whose longest spelling occurs in `text`, or None."""
     return next((value for _, value, pattern in _patterns(table) if pattern.search(text or "")), None)
+
+
+def without_values(text: str, tables: Iterable[dict[str, tuple[str, ...]]]) -> str:
+    """`text` with every spelling of the tables' values and every model size taken out."""
+    for table in tables:
+        for _, _, pattern in _patterns(table):
+            text = pattern.sub(" ", text)
+    return _NUMBER.sub(" ", text)
 
 
 def canonical(value: object, table: dict[str, tuple[str, ...]]) -> str | None:

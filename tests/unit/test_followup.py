@@ -114,12 +114,15 @@ VRAM_SLOTS = ("model_size", "precision", "train_mode")
     ("QLoRA 呢？", {"model_size": "7B", "precision": "fp16", "train_mode": "qlora"}),
     ("what about int4?", {"model_size": "7B", "precision": "int4", "train_mode": "inference"}),
     ("换成 6B 的呢？", {"model_size": "6B", "precision": "fp16", "train_mode": "inference"}),
+    ("那 13B 的模型呢", {"model_size": "13B", "precision": "fp16", "train_mode": "inference"}),
+    ("What if it is 4-bit?", {"model_size": "7B", "precision": "int4", "train_mode": "inference"}),
 ])
 def test_a_skill_follow_up_changes_one_slot(message: str, slots: dict) -> None:
     before = {"model_size": "7B", "precision": "fp16", "train_mode": "inference"}
     assert carried_slots(VRAM_SLOTS, before, message) == slots
 
 
-@pytest.mark.parametrize("message", ["它的原理是什么？", "13B int4 推理要多少显存，怎么算的？", "那缺点呢？"])
+@pytest.mark.parametrize("message", ["它的原理是什么？", "13B int4 推理要多少显存，怎么算的？", "那缺点呢？",
+                                     "那 QLoRA 的原理呢？", "What about QLoRA's memory savings?"])
 def test_a_message_that_changes_no_slot_or_stands_alone_is_not_carried_over(message: str) -> None:
     assert carried_slots(VRAM_SLOTS, {"model_size": "7B"}, message) is None
