@@ -67,21 +67,25 @@ def inherited(item: dict, turn: Turn, how: str | None) -> bool:
     return how in ("rewritten", "model", "clarify") or named or skill_kept
 
 
-def resolved_how(events: list[dict]) -> str | None:
-    """How the notes action read the last message (conversation.resolve's `how`), if it answered."""
-    bots = [e for e in events if e["event"] == "bot" and "resolved" in (e.get("metadata") or {})]
+def last_resolution(events: list[dict]) -> dict:
+    """The notes action's record of how it read the last message (`resolved`: conversation.resolve's
+    `how`; `rewrite_ms`: the model's rewrite, when it ran); empty when the notes did not answer."""
     last_user = max((i for i, e in enumerate(events) if e["event"] == "user"), default=-1)
-    after = [e for e in bots if events.index(e) > last_user]
-    return after[-1]["metadata"]["resolved"] if after else None
+    after = [e.get("metadata") or {} for e in events[last_user + 1:] if e["event"] == "bot"]
+    return next((m for m in reversed(after) if "resolved" in m), {})
 
 
-def run_conversation(assistant: Assistant, turns: list[str]) -> tuple[Turn, str | None]:
+def resolved_how(events: list[dict]) -> str | None:
+    return last_resolution(events).get("resolved")
+
+
+def run_conversation(assistant: Assistant, turns: list[str]) -> tuple[Turn, dict]:
     sender = f"conv-{uuid.uuid4().hex[:12]}"
     turn = None
     for text in turns:
         turn = assistant.ask(text, sender)
     assert turn is not None
-    return turn, resolved_how(assistant.events(sender))
+    return turn, last_resolution(assistant.events(sender))
 
 
 def report(records: list[dict]) -> None:
@@ -106,8 +110,10 @@ def report(records: list[dict]) -> None:
         print("  last turn read as: " + ", ".join(f"{k}={v}" for k, v in hows.most_common()))
         followups = [r for r in rows if r["resolved"] in ("rewritten", "model")]
         if followups:
-            by_model = sum(r["resolved"] == "model" for r in followups)
-            print(f"  model rewrites: {by_model}/{len(followups)} of rewritten follow-ups")
+            ran = [r["rewrite_ms"] for r in followups if r["rewrite_ms"]]
+            print(f"  the model's rewrite ran on {len(ran)}/{len(followups)} follow-ups, "
+                  f"was kept on {sum(r['resolved'] == 'model' for r in followups)}"
+                  + (f", took median {statistics.median(ran):.0f} ms, max {max(ran)} ms" if ran else ""))
     seconds = [r["seconds"] for r in records]
     print(f"\nlast-turn latency (s): median {statistics.median(seconds):.2f}  "
           f"p95 {percentile(seconds, 0.95):.2f}")
@@ -160,9 +166,11 @@ def main() -> int:
     assistant = Assistant(args.url, args.token)
     records = []
     for item in items:
-        turn, how = run_conversation(assistant, item["turns"])
+        turn, resolution = run_conversation(assistant, item["turns"])
+        how = resolution.get("resolved")
         record = {"id": item["id"], "split": item["split"], "kind": item["kind"], "lang": item["lang"],
                   "turns": item["turns"], "expected": item["route"], "taken": turn.route, "resolved": how,
+                  "rewrite_ms": resolution.get("rewrite_ms", 0),
                   "correct": last_turn_correct(item, turn), "inherited": inherited(item, turn, how),
                   "seconds": round(turn.seconds, 3),
                   "reply": turn.reply}
