@@ -23,9 +23,8 @@ from llm_fallback.text.tokenize import glossary_terms
 log = logging.getLogger(__name__)
 
 
-def faq_or_notes(question: str, within: Sequence[str] = ()) -> Answer:
-    """What the assistant answers: a confident FAQ match at once (no LLM), else the notes answer
-    (`within`: see answer_question).
+def faq_or_notes(question: str) -> Answer:
+    """What the assistant answers: a confident FAQ match at once (no LLM), else the notes answer.
 
     A broken FAQ store must not take the notes answer down with it: log and fall through."""
     try:
@@ -33,7 +32,7 @@ def faq_or_notes(question: str, within: Sequence[str] = ()) -> Answer:
     except Exception:
         log.exception("faq lookup failed; answering from the notes")
         found = None
-    return found or answer_question(question, within=within)
+    return found or answer_question(question)
 
 
 def answer_in_context(message: str, previous: Previous | None) -> tuple[Answer, Resolution]:
@@ -45,9 +44,7 @@ def answer_in_context(message: str, previous: Previous | None) -> tuple[Answer, 
     if resolution.how == "clarify":
         text = say("clarify", lang, topics=" / ".join(resolution.candidates))
         return Answer(text, "clarify", (), 0, None, 0, question=redact(message).text), resolution
-    # A follow-up about the same subject ("它的缺点呢？") stays in the sections just cited.
-    same_subject = resolution.how == "rewritten" and resolution.same_subject and previous is not None
-    answer = faq_or_notes(resolution.question, previous.sections if same_subject else ())
+    answer = faq_or_notes(resolution.question)
     question = redact(resolution.question).text
     if resolution.rewritten:
         # Say how the follow-up was read: a wrong reading is then plain to see and easy to restate.

@@ -25,7 +25,9 @@ from llm_fallback.conversation.followup import is_followup
 
 # Replies that say nothing about the notes, and the skills, whose answers come from fixed rules.
 # (out_of_scope needs no gate: its rule sends it to the notes, whose relevance gate decides.)
-CANNED_INTENTS = frozenset({"greet", "goodbye", "thank", "affirm", "deny", "bot_challenge", "help"})
+CANNED_INTENTS = frozenset(
+    {"greet", "goodbye", "thank", "affirm", "deny", "bot_challenge", "help", "new_topic"}
+)
 SKILL_INTENTS = frozenset(
     {"estimate_vram", "quantization_advice", "explain_parameter", "lora_config", "inference_engine"}
 )

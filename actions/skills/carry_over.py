@@ -46,10 +46,11 @@ def carried_slots(slots: tuple[str, ...], named_before: Mapping[str, Any],
     """The slots of the skill's previous request with what a follow-up changes; None when the
     message is not a follow-up ("那 … 呢", "and …?", "what if …", a bare value) or changes none of them."""
     shape, term = shape_of(message)
-    if shape == "none" and not is_bare_term(message) and not _CONDITION.match(message):
-        return None
-    if shape == "substitution" and term and not _asks_only_for_values(term):
-        return None
+    if not _CONDITION.match(message):
+        if shape == "none" and not is_bare_term(message):
+            return None
+        if shape == "substitution" and term and not _asks_only_for_values(term):
+            return None
     changed = found_slots(slots, message)
     if not changed:
         return None

@@ -20,8 +20,10 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.forms import REQUESTED_SLOT
 from rasa_sdk.types import DomainDict
 
+from actions.conversation import last_context
 from actions.skills import normalize
 from actions.skills.common import Lang, fmt_size
+from llm_fallback.config import load_settings
 from llm_fallback.text.lang import detect_lang
 
 logger = logging.getLogger(__name__)
@@ -142,7 +144,10 @@ def extract_size(
     if parsed.billions is not None:
         return {slot: fmt_size(parsed.billions)}
     if reading == "upfront" and parsed.problem in ("missing", "unit"):
-        return {}  # the request names no size: the form will ask
+        # The request names no size: the size of a skill request just answered ("70B 不掉点用几 bit？"
+        # then "那能接受 2-3% 的损失呢？"), else the form will ask.
+        earlier = (last_context(tracker.events, load_settings().context_ttl_s) or {}).get("slots") or {}
+        return {slot: earlier["model_size"]} if earlier.get("model_size") else {}
     logger.info("skill form bad value slot=%s problem=%s", slot, parsed.problem)
     dispatcher.utter_message(text=ERRORS[f"model_size.{parsed.problem}"][user_lang(tracker)])
     return {slot: None}

@@ -220,6 +220,8 @@ HARDWARE = {
         "多块显卡",
         "多gpu",
         "多个gpu",
+        "多张 gpu",
+        "多块 gpu",
         "multi-gpu",
         "multi gpu",
         "multiple gpus",

@@ -173,12 +173,9 @@ def _generate(question: str, passages: Sequence[Passage], lang: Lang,
 
 
 def answer_question(question: str, retriever: Searcher | None = None, llm: LLM | None = None,
-                    k: int = 5, budgets: Sequence[int] = PASSAGE_BUDGETS,
-                    within: Sequence[str] = ()) -> Answer:
+                    k: int = 5, budgets: Sequence[int] = PASSAGE_BUDGETS) -> Answer:
     """Answer from the notes. Raises LLMBusy (reply with `busy_reply`) and IndexNotBuiltError.
-    `budgets`: the characters of each passage the model sees, best first (bench.answer varies them).
-    `within`: section headings a follow-up about the same subject is answered from, when any of them is
-    still relevant ("它的缺点呢？" after an HNSW answer: not AdaGrad's drawbacks from another note)."""
+    `budgets`: the characters of each passage the model sees, best first (bench.answer varies them)."""
     start = time.monotonic()
     lang = detect_lang(question)
 
@@ -201,7 +198,6 @@ def answer_question(question: str, retriever: Searcher | None = None, llm: LLM |
     # A passage that names a harmful topic reaches neither the prompt nor a quote, nor the topics list.
     safe = [h for h in hits if not _harmful_passage(h.text)]
     relevant = [h for h in safe if h.relevant]
-    relevant = [h for h in relevant if h.heading in within] or relevant
     # The relevance gate is lenient (the model has the last word), so a harmful passage that merely
     # passed it says nothing about the question; one that clearly matches it means the question is
     # about that passage, and "not covered" would be untrue.

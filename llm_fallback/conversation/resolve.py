@@ -47,7 +47,6 @@ class Resolution:
     how: How
     candidates: tuple[str, ...] = ()  # for "clarify": the subjects the message may be about
     rewrite_ms: int = 0  # time spent in the model's rewrite (0 when it did not run)
-    same_subject: bool = False  # a pronoun or an ellipsis: asks more about the previous subject
 
     @property
     def rewritten(self) -> bool:
@@ -106,9 +105,8 @@ def resolve(message: str, previous: Previous | None, searcher: Searcher, llm: LL
     stands_alone = defined_subject(message) and not _continues(cheap_hits, previous.sections)
     if cheap.shape == "ellipsis" and stands_alone and _best_relevance(searcher, message) >= CLEAR_MATCH:
         return Resolution(message, "standalone")
-    same_subject = cheap.shape in ("pronoun", "ellipsis")
     if cheap_relevance >= CLEAR_MATCH or llm is None:
-        return Resolution(cheap.question, "rewritten", same_subject=same_subject)
+        return Resolution(cheap.question, "rewritten")
     start = time.monotonic()
     by_model = model_rewrite(message, previous, llm, budget_s)
     spent_ms = round((time.monotonic() - start) * 1000)
@@ -116,7 +114,7 @@ def resolve(message: str, previous: Previous | None, searcher: Searcher, llm: LL
         log.info("follow-up rewritten by the model rewrite_ms=%d", spent_ms)
         return Resolution(by_model, "model", rewrite_ms=spent_ms)
     log.info("follow-up: the cheap rewrite stands rewrite_ms=%d", spent_ms)
-    return Resolution(cheap.question, "rewritten", rewrite_ms=spent_ms, same_subject=same_subject)
+    return Resolution(cheap.question, "rewritten", rewrite_ms=spent_ms)
 
 
 def candidates_questions(message: str, candidates: Sequence[str]) -> list[str]:
