@@ -19,7 +19,7 @@ from rasa.shared.nlu.constants import INTENT, TEXT, TEXT_TOKENS
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from rasa_addons.substance import NOTES_INTENT, fit_vocabulary, goes_to_notes
+from rasa_addons.substance import GATED_INTENTS, NOTES_INTENT, fit_vocabulary, goes_to_notes
 
 logger = logging.getLogger(__name__)
 _FILE = "vocabulary.json"
@@ -36,6 +36,12 @@ class SubstanceGate(GraphComponent):
         self._model_storage = model_storage
         self._resource = resource
         self._vocabulary = vocabulary or {}
+
+    @classmethod
+    def fingerprint_addon(cls, config: dict[str, Any]) -> str | None:
+        # Rasa's training cache keys on data and config, not code: the intents the gate learns a
+        # vocabulary for are part of what it trains, so a change to them must retrain it.
+        return ",".join(sorted(GATED_INTENTS))
 
     @classmethod
     def create(cls, config: dict[str, Any], model_storage: ModelStorage, resource: Resource,
