@@ -20,6 +20,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 
+from actions.conversation import NEW_TOPIC_INTENT
 from actions.skills.normalize import names_request
 from llm_fallback.conversation.followup import is_followup
 
@@ -78,6 +79,8 @@ def goes_to_notes(intent: str, text: str, tokens: Iterable[str], vocabulary: Voc
     extra = unanswered_words(intent, tokens, vocabulary)
     if not extra:
         return False
+    if intent == NEW_TOPIC_INTENT:
+        return True  # "Switching topics: what does GRPO stand for?" is that question, asked fresh
     if intent in CANNED_INTENTS:
         # "thanks a bunch", "再会": a new word or two of small talk is not a question. A canned reply
         # lets go of words the skills' examples use (the topics people ask about), and of a message

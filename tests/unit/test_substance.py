@@ -8,7 +8,7 @@ import functools
 import jieba
 import pytest
 
-from rasa_addons.substance import fit_vocabulary, normal_token, unanswered_words
+from rasa_addons.substance import fit_vocabulary, goes_to_notes, normal_token, unanswered_words
 from tests.unit.test_nlu_data import ROOT, examples_by_intent
 
 
@@ -66,3 +66,14 @@ def test_ungated_intents_and_sizes_and_punctuation() -> None:
     assert unanswered_words("ask_notes", tokens("HNSW 有什么缺点？"), vocabulary()) == []
     assert {normal_token(t) for t in ("13B", "70亿", "0.5b", "24G")} == {"<num>"}
     assert normal_token("？") is None and normal_token("QLoRA") == "qlora"
+
+
+@pytest.mark.parametrize(("intent", "message", "to_notes"), [
+    ("new_topic", "换个话题", False),
+    ("new_topic", "Switching topics: what does GRPO stand for?", True),
+    ("thank", "thanks a bunch", False),
+    ("help", "它的缺点呢？", True),  # a follow-up, not a request for help
+    ("greet", "I got it, thanks", False),
+])
+def test_small_talk_keeps_only_small_talk(intent: str, message: str, to_notes: bool) -> None:
+    assert goes_to_notes(intent, message, tokens(message), vocabulary()) is to_notes
