@@ -38,6 +38,9 @@ SHARED_MIN_INTENTS = 3
 
 _NUMBER = re.compile(r"^[~≈约]?\d+(?:[.,]\d+)?(?:[%a-z]{0,3}|亿|万|千|百|个|张|块|位|比特)?$", re.IGNORECASE)
 _PUNCTUATION = re.compile(r"^[\W_]+$")
+# A message that asks something ("Switching topics: what does GRPO stand for?").
+_QUESTION = re.compile(r"[?？]|\b(?:what|how|why|which|who|when|where)\b|什么|怎么|多少|哪|为什么|吗",
+                       re.IGNORECASE)
 # New words a canned reply still takes as small talk: "thank you very much", "gotta go, bye".
 CANNED_NEW_WORDS = 4
 
@@ -79,7 +82,7 @@ def goes_to_notes(intent: str, text: str, tokens: Iterable[str], vocabulary: Voc
     extra = unanswered_words(intent, tokens, vocabulary)
     if not extra:
         return False
-    if intent == NEW_TOPIC_INTENT:
+    if intent == NEW_TOPIC_INTENT and _QUESTION.search(text):
         return True  # "Switching topics: what does GRPO stand for?" is that question, asked fresh
     if intent in CANNED_INTENTS:
         # "thanks a bunch", "再会": a new word or two of small talk is not a question. A canned reply

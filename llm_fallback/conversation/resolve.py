@@ -4,8 +4,8 @@ index is unsure of the cheap one, and a question back when a pronoun may mean tw
     resolve(message, previous, searcher, llm) -> Resolution
 
 A message that stands on its own is never rewritten, so a change of topic starts fresh: one that
-names its subject (`followup.shape_of` is "none"), and a short one that the index answers
-confidently by itself ("什么是知识蒸馏？").
+names its subject (`followup.shape_of` is "none"), and a short question asking for a definition
+that the index answers confidently by itself ("什么是知识蒸馏？").
 """
 
 from __future__ import annotations
