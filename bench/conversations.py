@@ -22,7 +22,6 @@ search of the same message (the baseline every notes answer pays anyway).
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import sys
@@ -31,15 +30,11 @@ import uuid
 from collections import Counter
 from pathlib import Path
 
-from bench.e2e import NOTES_FAMILY, Assistant, Turn, load, route_ok
+from bench.e2e import NOTES_FAMILY, Assistant, Turn, found, load, route_ok, write_records
 from bench.stats import percentile
 from llm_fallback.config import PROJECT_ROOT
 
 CONVERSATIONS = PROJECT_ROOT / "tests" / "conversations"
-
-
-def _found(group: list, text: str) -> bool:
-    return any(str(alt).lower() in text for alt in group)
 
 
 def last_turn_correct(item: dict, turn: Turn) -> bool:
@@ -55,7 +50,7 @@ def last_turn_correct(item: dict, turn: Turn) -> bool:
         return not turn.route.startswith("skill:")
     if not route_ok(route, turn.route):
         return False
-    return all(_found(group, text) for group in item.get("expect", []))
+    return all(found(group, text) for group in item.get("expect", []))
 
 
 def inherited(item: dict, turn: Turn, how: str | None) -> bool:
@@ -185,8 +180,7 @@ def main() -> int:
               f"{turn.seconds:6.2f}s  {first_line}", flush=True)
     report(records)
     if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(records, ensure_ascii=False, indent=1), encoding="utf-8")
+        write_records(args.json, records)
     return 0
 
 

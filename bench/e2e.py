@@ -144,7 +144,8 @@ def confused(expected: str, taken: str) -> bool:
     return False
 
 
-def _found(group: list, text: str) -> bool:
+def found(group: list, text: str) -> bool:
+    """Whether one of the group's alternatives is in `text` (lower-cased)."""
     return any(str(alt).lower() in text for alt in group)
 
 
@@ -159,9 +160,9 @@ def correct(item: dict, turn: Turn, secrets: set[str]) -> bool:
         return not any(w.lower() in text for w in item.get("forbid", []))
     if kind == "oos":
         return True
-    facts = all(_found(group, text) for group in item.get("expect", []))
+    facts = all(found(group, text) for group in item.get("expect", []))
     if kind == "list":
-        facts = facts and all(_found(group, text) for group in item.get("items", []))
+        facts = facts and all(found(group, text) for group in item.get("items", []))
     if kind == "crosslingual":
         facts = facts and detect_lang(_SOURCES.split(turn.reply)[0]) == "en"
     return facts
@@ -189,6 +190,16 @@ class Assistant:
                                params={"include_events": "ALL", "token": self.token}, timeout=30)
         tracker.raise_for_status()
         return tracker.json()["events"]
+
+
+def first_of_each_kind(items: list[dict], per_kind: dict[str, int]) -> list[dict]:
+    """The first `n` items of each kind: the fixed subsets `make test` runs."""
+    return [item for kind, n in per_kind.items() for item in [i for i in items if i["kind"] == kind][:n]]
+
+
+def write_records(path: Path, records: list[dict]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(records, ensure_ascii=False, indent=1), encoding="utf-8")
 
 
 def report(records: list[dict]) -> None:
@@ -255,8 +266,7 @@ def main() -> int:
               f"{turn.reply.splitlines()[0][:60] if turn.reply else '(silence)'}", flush=True)
     report(records)
     if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(records, ensure_ascii=False, indent=1), encoding="utf-8")
+        write_records(args.json, records)
     return 0
 
 

@@ -16,7 +16,7 @@ import uuid
 import pytest
 
 from bench.conversations import CONVERSATIONS, inherited, last_turn_correct, resolved_how
-from bench.e2e import Turn, load, route_taken
+from bench.e2e import Turn, first_of_each_kind, load, route_taken
 from tests.servers import RasaServer
 
 pytestmark = pytest.mark.servers
@@ -29,12 +29,7 @@ EXACT_KINDS = {"followup_skill", "restart", "ambiguous"}
 MIN_NOTES_FOLLOWUPS = 0.25
 
 
-def subset() -> list[dict]:
-    items = load([CONVERSATIONS / "tune.yml"])
-    return [item for kind, n in PER_KIND.items() for item in [i for i in items if i["kind"] == kind][:n]]
-
-
-SUBSET = subset()
+SUBSET = first_of_each_kind(load([CONVERSATIONS / "tune.yml"]), PER_KIND)
 
 
 @pytest.fixture(scope="module")

@@ -16,7 +16,17 @@ import uuid
 import pytest
 
 from bench.answer import RAW_NOTES, raw_credentials
-from bench.e2e import QUESTIONS, Turn, confused, correct, expected_route, load, route_ok, route_taken
+from bench.e2e import (
+    QUESTIONS,
+    Turn,
+    confused,
+    correct,
+    expected_route,
+    first_of_each_kind,
+    load,
+    route_ok,
+    route_taken,
+)
 from tests.servers import RasaServer
 
 pytestmark = pytest.mark.servers
@@ -32,12 +42,7 @@ MIN_OOS_HONEST = 0.6
 MAX_NOT_COVERED = 0.1
 
 
-def subset() -> list[dict]:
-    items = load([QUESTIONS / "tune.yml"])
-    return [item for kind, n in PER_KIND.items() for item in [i for i in items if i["kind"] == kind][:n]]
-
-
-SUBSET = subset()
+SUBSET = first_of_each_kind(load([QUESTIONS / "tune.yml"]), PER_KIND)
 
 
 @pytest.fixture(scope="module")
