@@ -7,6 +7,10 @@ SHELL := /bin/bash
 RASA_PORT ?= 5005
 ACTION_PORT ?= 5055
 export RASA_TELEMETRY_ENABLED := false
+# Training repeats exactly (seeds alone don't do it: string hashing orders sets, TensorFlow may pick
+# non-deterministic kernels), so the model CI trains routes messages as the one tested here did.
+export PYTHONHASHSEED := 0
+export TF_DETERMINISTIC_OPS := 1
 export PYTHONPATH := $(CURDIR)
 
 PYENV_VERSIONS := $(or $(PYENV_ROOT),$(HOME)/.pyenv)/versions

@@ -23,6 +23,7 @@ from collections.abc import Iterable, Mapping
 from actions.conversation import NEW_TOPIC_INTENT
 from actions.skills.normalize import names_request
 from llm_fallback.conversation.followup import is_followup
+from llm_fallback.text.questions import asks_something
 
 # Replies that say nothing about the notes, and the skills, whose answers come from fixed rules.
 # (out_of_scope needs no gate: its rule sends it to the notes, whose relevance gate decides.)
@@ -38,9 +39,6 @@ SHARED_MIN_INTENTS = 3
 
 _NUMBER = re.compile(r"^[~≈约]?\d+(?:[.,]\d+)?(?:[%a-z]{0,3}|亿|万|千|百|个|张|块|位|比特)?$", re.IGNORECASE)
 _PUNCTUATION = re.compile(r"^[\W_]+$")
-# A message that asks something ("Switching topics: what does GRPO stand for?").
-_QUESTION = re.compile(r"[?？]|\b(?:what|how|why|which|who|when|where)\b|什么|怎么|多少|哪|为什么|吗",
-                       re.IGNORECASE)
 # New words a canned reply still takes as small talk: "thank you very much", "gotta go, bye".
 CANNED_NEW_WORDS = 4
 
@@ -82,7 +80,7 @@ def goes_to_notes(intent: str, text: str, tokens: Iterable[str], vocabulary: Voc
     extra = unanswered_words(intent, tokens, vocabulary)
     if not extra:
         return False
-    if intent == NEW_TOPIC_INTENT and _QUESTION.search(text):
+    if intent == NEW_TOPIC_INTENT and asks_something(text):
         return True  # "Switching topics: what does GRPO stand for?" is that question, asked fresh
     if intent in CANNED_INTENTS:
         # "thanks a bunch", "再会": a new word or two of small talk is not a question. A canned reply

@@ -3,8 +3,9 @@
 
 Every slot is read from the request when the user names it, but a form asks only for what no
 default stands in for (`AnswerFirstForm.ASKS`: a model's size). While it waits, the user's message
-is read as the answer unless NLU says it is something else (a question, "cancel"): then nothing is
-extracted, the form rejects, and the rules answer the message and let the form go, or cancel it.
+is read as the answer unless NLU says it is something else (a question, "cancel") or it asks a
+question and carries no value (whatever intent NLU gave it): then nothing is extracted, the form
+rejects, and the rules answer the message and let the form go, or cancel it.
 A bad answer ("-3B", "7X", empty) gets a clear error and the same question again.
 """
 
@@ -25,6 +26,7 @@ from actions.skills import normalize
 from actions.skills.common import Lang, fmt_size
 from llm_fallback.config import load_settings
 from llm_fallback.text.lang import detect_lang
+from llm_fallback.text.questions import asks_something
 
 logger = logging.getLogger(__name__)
 
@@ -143,6 +145,8 @@ def extract_size(
     parsed = normalize.parse_model_size(_text(tracker), bare_number_ok=reading == "answer")
     if parsed.billions is not None:
         return {slot: fmt_size(parsed.billions)}
+    if reading == "answer" and parsed.problem == "missing" and asks_something(_text(tracker)):
+        return {}  # "top_p 是什么意思" while the form waits: a question, not the size it asked for
     if reading == "upfront" and parsed.problem in ("missing", "unit"):
         # The request names no size: the size of a skill request just answered ("70B 不掉点用几 bit？"
         # then "那能接受 2-3% 的损失呢？"), else the form will ask.
@@ -163,7 +167,7 @@ def extract_choice(
     value = normalize.find_value(_text(tracker), TABLES[slot])
     if value:
         return {slot: value}
-    if reading == "answer":
+    if reading == "answer" and not asks_something(_text(tracker)):
         logger.info("skill form bad value slot=%s", slot)
         dispatcher.utter_message(text=ERRORS[slot][user_lang(tracker)])
         return {slot: None}

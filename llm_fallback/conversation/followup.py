@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from llm_fallback.text.lang import CJK, Lang, detect_lang
+from llm_fallback.text.questions import asks_something
 
 Shape = Literal["substitution", "pronoun", "ellipsis", "none"]
 
@@ -207,12 +208,6 @@ def shape_of(message: str) -> tuple[Shape, str | None]:
     return "none", None
 
 
-_ASKS = re.compile(
-    r"[?？呢吗]\s*$|^\s*(?:what|how|why|when|which|where|who|does|do|is|are|can|should)\b|为什么|怎么|什么|多少|哪",
-    re.IGNORECASE,
-)
-
-
 def _points_back(text: str, lang: Lang, pronoun: re.Pattern[str]) -> bool:
     """A pronoun that means something said before: "它" or "it" after no clause that named a term
     ("DPO 跟它比…", "How does FastGPT use it?"), never a dummy "is it possible"; "这个" and friends
@@ -230,7 +225,7 @@ def is_followup(message: str) -> bool:
     pronoun in a question: "I got it, thanks" is not one). Ellipsis is left out: a short question may
     well stand alone, which only the index can tell."""
     shape, _ = shape_of(message)
-    return shape == "substitution" or (shape == "pronoun" and _ASKS.search(message) is not None)
+    return shape == "substitution" or (shape == "pronoun" and asks_something(message))
 
 
 def _replace_topic(question: str, topics: Sequence[str], term: str) -> str | None:

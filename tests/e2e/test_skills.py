@@ -487,8 +487,15 @@ def test_training_needs_no_precision_question() -> None:
     assert SlotSet("train_mode", "full") in events and SlotSet("requested_slot", None) in events
 
 
-def test_a_question_mid_form_is_not_read_as_an_answer() -> None:
-    t = tracker("推理时 use_cache 有什么用", "explain_parameter", {}, "model_size", "vram_form")
+@pytest.mark.parametrize(("text", "intent"), [
+    ("推理时 use_cache 有什么用", "explain_parameter"),
+    # Whatever NLU makes of a question, it is no size: the form lets the rules answer it.
+    ("top_p 是什么意思", "nlu_fallback"),
+    ("top_p 是什么意思", "out_of_scope"),
+    ("what does top_p do?", "inform"),
+])
+def test_a_question_mid_form_is_not_read_as_an_answer(text: str, intent: str) -> None:
+    t = tracker(text, intent, {}, "model_size", "vram_form")
     events, said = validate(ValidateVramForm(), t)
     assert said == [] and not [e for e in events if e.get("name") != "requested_slot"]
 
@@ -562,7 +569,8 @@ def test_a_question_mid_form_is_answered_and_the_form_lets_go(rasa: RasaServer) 
     user = sender()
     [question] = rasa.texts(user, "要多少显存才能跑大模型")
     assert question == QUESTIONS["action_ask_vram_form_model_size"].zh
-    # The parameter's skill or the notes may answer it (NLU decides); either way, it is answered.
+    # The parameter's skill or the notes may answer it (NLU decides); either way it is answered, in
+    # one message, and the form's question is not asked again.
     [answer] = rasa.texts(user, "top_p 是什么意思")
     assert "top_p" in answer and "模型有多少参数" not in answer
     assert rasa.tracker(user)["active_loop"] in ({}, None, {"name": None})

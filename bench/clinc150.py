@@ -1,0 +1,244 @@
+"""CLINC150 (150 intents and out-of-scope queries, Larson et al. 2019) with this project's NLU pipeline.
+
+    .venv-rasa/bin/python -m bench.clinc150 [--config config.yml] [--epochs N] [--per-intent N]
+                                            [--out reports/clinc150] [--model PATH]
+
+Runs in the Rasa environment. Trains config.yml's NLU components (on CLINC's English text) on the
+train split plus oos_train as the `out_of_scope` intent, then parses val and test and decides
+in-scope against out-of-scope the way the assistant does: out of scope when DIET's top intent is
+`out_of_scope`, or FallbackClassifier would fire (top confidence below its threshold, or the top two
+closer than its ambiguity threshold). The substance gate is left out: it guards this assistant's own
+canned and skill intents, which CLINC does not have.
+
+Prints in-scope accuracy, out-of-scope recall and precision, the share of in-scope queries wrongly
+flagged out of scope, training time and parse latency, beside the stock Rasa figures and the
+paper's Table 2; at config.yml's threshold and at the one chosen on the val split. Writes the
+figures (JSON) and the threshold trade-off curve (PNG) to --out.
+
+`--per-intent N` trains on the first N examples of each intent (a quick look; the figures to report
+use the full split).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import yaml
+
+from bench.stats import percentile
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = ROOT.parent / "shared" / "bench" / "clinc150"
+OOS_LABEL = "oos"
+OOS_INTENT = "out_of_scope"
+FALLBACK_INTENT = "nlu_fallback"
+# Components that serve this assistant's own intents or responses, not a classifier's job on CLINC.
+ASSISTANT_ONLY = {"rasa_addons.substance_gate.SubstanceGate", "ResponseSelector"}
+
+# Measured here before this bench existed (issue 19): the same split, trained the same way.
+EARLIER = {
+    "stock Rasa 3.6 DIET (threshold 0.3)": {"in_scope": 89.7, "oos_recall": 12.8, "train_min": 36},
+    "this pipeline before the change (0.55)": {"in_scope": 87.8, "oos_recall": 65.2, "train_min": 68},
+}
+
+
+@dataclass(frozen=True)
+class Parsed:
+    label: str  # the data set's intent, or "oos"
+    top: str  # DIET's (the classifier's) top intent, before any fallback
+    confidence: float
+    margin: float  # top confidence minus the second's
+
+
+@dataclass(frozen=True)
+class Figures:
+    threshold: float
+    in_scope_accuracy: float  # in-scope queries given their own intent (and not flagged)
+    oos_recall: float
+    oos_precision: float
+    in_scope_flagged: float  # in-scope queries wrongly called out of scope
+
+
+def training_yaml(pairs: list[list[str]], per_intent: int | None) -> str:
+    by_intent: dict[str, list[str]] = {}
+    for text, label in pairs:
+        by_intent.setdefault(OOS_INTENT if label == OOS_LABEL else label, []).append(text)
+    nlu = [{"intent": intent, "examples": "".join(f"- {t}\n" for t in texts[:per_intent])}
+           for intent, texts in sorted(by_intent.items())]
+    return yaml.safe_dump({"version": "3.1", "nlu": nlu}, allow_unicode=True, sort_keys=False)
+
+
+def pipeline_config(config_path: Path, epochs: int | None) -> tuple[dict, float, float]:
+    """config.yml's NLU part for CLINC, and its FallbackClassifier's two thresholds."""
+    config = yaml.safe_load(config_path.read_text(encoding="utf-8"))
+    pipeline = [dict(c) for c in config["pipeline"] if c["name"] not in ASSISTANT_ONLY]
+    threshold, ambiguity = 0.3, 0.1  # Rasa's defaults, if the config has no FallbackClassifier
+    for component in pipeline:
+        if component["name"] == "rasa_addons.tokenizer.JiebaWordTokenizer":
+            component["dictionary_path"] = str(ROOT / component.get("dictionary_path", "data/dict"))
+        if component["name"] == "DIETClassifier" and epochs:
+            component["epochs"] = epochs
+        if component["name"] == "FallbackClassifier":
+            threshold = component.get("threshold", threshold)
+            ambiguity = component.get("ambiguity_threshold", ambiguity)
+    return {"recipe": "default.v1", "language": config.get("language", "en"),
+            "pipeline": pipeline}, threshold, ambiguity
+
+
+def train(config: dict, pairs: list[list[str]], per_intent: int | None, workdir: Path) -> tuple[Path, float]:
+    from rasa.model_training import train_nlu
+
+    (workdir / "config.yml").write_text(yaml.safe_dump(config), encoding="utf-8")
+    (workdir / "nlu.yml").write_text(training_yaml(pairs, per_intent), encoding="utf-8")
+    start = time.monotonic()
+    model = train_nlu(str(workdir / "config.yml"), str(workdir / "nlu.yml"), str(workdir / "models"),
+                      fixed_model_name="clinc150")
+    if model is None:
+        raise SystemExit("training failed: see Rasa's log above")
+    return Path(model), time.monotonic() - start
+
+
+async def parse_all(model: Path, pairs: list[list[str]]) -> tuple[list[Parsed], list[float]]:
+    from rasa.core.agent import Agent
+
+    agent = Agent.load(str(model))
+    parsed, seconds = [], []
+    for text, label in pairs:
+        start = time.perf_counter()
+        result = await agent.parse_message(text)
+        seconds.append(time.perf_counter() - start)
+        ranking = [r for r in result.get("intent_ranking") or [] if r["name"] != FALLBACK_INTENT]
+        top = ranking[0] if ranking else {"name": OOS_INTENT, "confidence": 0.0}
+        second = ranking[1]["confidence"] if len(ranking) > 1 else 0.0
+        parsed.append(Parsed(label, top["name"], top["confidence"], top["confidence"] - second))
+    return parsed, seconds
+
+
+def is_out_of_scope(p: Parsed, threshold: float, ambiguity: float) -> bool:
+    return p.top == OOS_INTENT or p.confidence < threshold or p.margin < ambiguity
+
+
+def figures(parsed: list[Parsed], threshold: float, ambiguity: float) -> Figures:
+    in_scope = [p for p in parsed if p.label != OOS_LABEL]
+    oos = [p for p in parsed if p.label == OOS_LABEL]
+    flagged = [p for p in parsed if is_out_of_scope(p, threshold, ambiguity)]
+    correct = sum(1 for p in in_scope if not is_out_of_scope(p, threshold, ambiguity) and p.top == p.label)
+    return Figures(
+        threshold=round(threshold, 2),
+        in_scope_accuracy=round(100 * correct / len(in_scope), 1),
+        oos_recall=round(100 * sum(1 for p in oos if is_out_of_scope(p, threshold, ambiguity)) / len(oos), 1),
+        oos_precision=round(100 * sum(1 for p in flagged if p.label == OOS_LABEL) / max(1, len(flagged)), 1),
+        in_scope_flagged=round(100 * sum(1 for p in in_scope if is_out_of_scope(p, threshold, ambiguity))
+                               / len(in_scope), 1),
+    )
+
+
+THRESHOLDS = [i / 100 for i in range(0, 100)]
+
+
+def chosen_on_val(val: list[Parsed], ambiguity: float) -> float:
+    """The threshold with the best mean of in-scope accuracy and out-of-scope recall on val (the
+    paper weighs the two equally; ties go to the lower threshold, which flags fewer in-scope)."""
+    return max(THRESHOLDS, key=lambda t: (lambda f: (f.in_scope_accuracy + f.oos_recall, -t))(
+        figures(val, t, ambiguity)))
+
+
+def plot(curve: list[Figures], marks: dict[str, Figures], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    paper = json.loads((DATA / "table2_larson2019.json").read_text(encoding="utf-8"))
+    fig, ax = plt.subplots(figsize=(7, 5))
+    ax.plot([f.oos_recall for f in curve], [f.in_scope_accuracy for f in curve], "-", color="tab:blue",
+            label="this pipeline, threshold 0.00-0.99")
+    for name, f in marks.items():
+        ax.plot(f.oos_recall, f.in_scope_accuracy, "o", label=f"{name} ({f.threshold:.2f})")
+    for approach, marker in (("oos_train", "s"), ("oos_threshold", "^")):
+        for model, row in paper[approach].items():
+            ax.plot(row["oos"][0], row["in_scope"][0], marker, color="grey", alpha=0.6)
+            ax.annotate(f"{model} ({approach.replace('oos_', '')})", (row["oos"][0], row["in_scope"][0]),
+                        fontsize=6, color="grey")
+    for name, row in EARLIER.items():
+        ax.plot(row["oos_recall"], row["in_scope"], "x", color="black")
+        ax.annotate(name, (row["oos_recall"], row["in_scope"]), fontsize=6)
+    ax.set_xlabel("out-of-scope recall (%)")
+    ax.set_ylabel("in-scope accuracy (%)")
+    ax.set_title("CLINC150 test: the fallback threshold's trade-off")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, loc="lower left")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--config", type=Path, default=ROOT / "config.yml")
+    parser.add_argument("--epochs", type=int, help="DIET's epochs (default: the config's)")
+    parser.add_argument("--per-intent", type=int, help="train on the first N examples of each intent")
+    parser.add_argument("--model", type=Path, help="a model this bench trained before: parse only")
+    parser.add_argument("--out", type=Path, default=ROOT / "reports" / "clinc150")
+    args = parser.parse_args(argv)
+
+    data = json.loads((DATA / "data_full.json").read_text(encoding="utf-8"))
+    config, threshold, ambiguity = pipeline_config(args.config, args.epochs)
+    args.out.mkdir(parents=True, exist_ok=True)
+    train_s = None
+    if args.model is None:
+        workdir = Path(tempfile.mkdtemp(prefix="clinc150-"))
+        model, train_s = train(config, data["train"] + data["oos_train"], args.per_intent, workdir)
+    else:
+        model = args.model
+    val, _ = asyncio.run(parse_all(model, data["val"] + data["oos_val"]))
+    test, seconds = asyncio.run(parse_all(model, data["test"] + data["oos_test"]))
+
+    at_config = figures(test, threshold, ambiguity)
+    best = chosen_on_val(val, ambiguity)
+    at_val = figures(test, best, ambiguity)
+    curve = [figures(test, t, ambiguity) for t in THRESHOLDS]
+    report = {
+        "config": str(args.config.relative_to(ROOT) if args.config.is_relative_to(ROOT) else args.config),
+        "model": str(model), "per_intent": args.per_intent, "epochs": args.epochs,
+        "train_min": round(train_s / 60, 1) if train_s is not None else None,
+        "parse_ms": {"median": round(1000 * statistics.median(seconds), 1),
+                     "p95": round(1000 * percentile(seconds, 0.95), 1)},
+        "ambiguity_threshold": ambiguity,
+        "at_config_threshold": asdict(at_config), "at_val_threshold": asdict(at_val),
+        "curve": [asdict(f) for f in curve], "earlier": EARLIER,
+    }
+    (args.out / "clinc150.json").write_text(json.dumps(report, indent=1), encoding="utf-8")
+    plot(curve, {"config.yml's threshold": at_config, "threshold chosen on val": at_val},
+         args.out / "clinc150_threshold.png")
+
+    print(f"CLINC150 test: {sum(p.label != OOS_LABEL for p in test)} in scope, "
+          f"{sum(p.label == OOS_LABEL for p in test)} out of scope; model {model}")
+    if train_s is not None:
+        print(f"training {train_s / 60:.1f} min (per intent: {args.per_intent or 'all'}, "
+              f"DIET epochs: {args.epochs or 'config'})")
+    print(f"parse median {report['parse_ms']['median']} ms, p95 {report['parse_ms']['p95']} ms")
+    print(f"{'':42} {'thr':>5} {'in-scope':>9} {'oos rec':>8} {'oos prec':>9} {'flagged':>8}")
+    for name, f in (("this pipeline, config.yml's threshold", at_config),
+                    ("this pipeline, threshold chosen on val", at_val)):
+        print(f"{name:42} {f.threshold:5.2f} {f.in_scope_accuracy:9.1f} {f.oos_recall:8.1f} "
+              f"{f.oos_precision:9.1f} {f.in_scope_flagged:8.1f}")
+    for name, row in EARLIER.items():
+        print(f"{name:42} {'':5} {row['in_scope']:9.1f} {row['oos_recall']:8.1f}"
+              f"   (train {row['train_min']} min)")
+    paper = json.loads((DATA / "table2_larson2019.json").read_text(encoding="utf-8"))
+    for approach in ("oos_train", "oos_threshold"):
+        for name, row in paper[approach].items():
+            print(f"{'paper: ' + name + ' (' + approach + ')':42} {'':5} {row['in_scope'][0]:9.1f} "
+                  f"{row['oos'][0]:8.1f}")
+    print(f"figures: {args.out / 'clinc150.json'}; curve: {args.out / 'clinc150_threshold.png'}")
+
+
+if __name__ == "__main__":
+    main()
