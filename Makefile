@@ -32,11 +32,17 @@ endif
 # instruction" on a CPU without those sets, so the wheel directory is named after the CPU's flags as
 # well as the pin and CMAKE_ARGS (pip's own wheel cache ignores CMAKE_ARGS), and installed from there.
 # For a wheel that runs on any AVX2 machine: CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_AVX2=ON ...".
-export CMAKE_ARGS ?= -DGGML_NATIVE=ON -DLLAMA_CURL=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF
+# AMX stays off even where the CPU lists it: on this project's VMs the kernel does not grant the tile
+# registers, and ggml's AMX kernels die on their first `ldtilecfg` (general protection fault).
+NO_AMX := -mno-amx-tile -mno-amx-int8 -mno-amx-bf16
+export CMAKE_ARGS ?= -DGGML_NATIVE=ON -DCMAKE_C_FLAGS="$(NO_AMX)" -DCMAKE_CXX_FLAGS="$(NO_AMX)" -DLLAMA_CURL=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF
 export CMAKE_BUILD_PARALLEL_LEVEL ?= 2
 LLAMA_CPP_PIN := $(shell grep -i '^llama[-_]cpp[-_]python==' requirements/app.txt)
 CPU_FLAGS := $(shell grep -m1 '^flags' /proc/cpuinfo 2>/dev/null || uname -m)
-LLAMA_WHEELS := $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/notes-assistant/llama-wheels/$(shell echo '$(LLAMA_CPP_PIN) $(CMAKE_ARGS) $(CPU_FLAGS)' | sha1sum | cut -c1-12)
+LLAMA_KEY := $(shell echo '$(LLAMA_CPP_PIN) $(CMAKE_ARGS) $(CPU_FLAGS)' | sha1sum | cut -c1-12)
+LLAMA_WHEELS := $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/notes-assistant/llama-wheels/$(LLAMA_KEY)
+# Which wheel .venv holds: a change of build flags reinstalls it in an existing .venv too.
+LLAMA_INSTALLED := .venv/.llama-$(LLAMA_KEY)
 
 RASA := .venv-rasa/bin/rasa
 APP_PY := .venv/bin/python
@@ -44,7 +50,7 @@ NOTES := $(wildcard notes/*.md notes/*.txt)
 # The model also holds what the custom components learnt (rasa_addons; the gate reads normalize).
 NLU_INPUTS := config.yml domain.yml $(wildcard data/*.yml data/dict/* rasa_addons/*.py) actions/skills/normalize.py
 
-.PHONY: help setup venvs train index shell run test test-fast lint lock clean bench browser transformers
+.PHONY: help setup venvs train index shell run test test-fast lint lock clean bench browser transformers eval
 
 help:
 	@echo "make shell   talk to the assistant in the terminal (sets everything up first)"
@@ -54,6 +60,7 @@ help:
 	@echo "make train   train the Rasa model (skipped when nothing changed)"
 	@echo "make lint    ruff and the import contracts (lint-imports)"
 	@echo "make test-fast  the unit tests only: no servers, no model (under a minute)"
+	@echo "make eval    every evaluation in one report, reports/index.html (~1.5 h; EVAL_QUICK=1: ~25 min)"
 	@echo "make transformers  torch + transformers for LLM_BACKEND=transformers (optional)"
 
 # The default answer model (1.5B) and the small one that fast tests use (0.5B).
@@ -62,7 +69,7 @@ TEST_LLM_MODEL := var/models/qwen2.5-coder-0.5b-instruct-q4_k_m.gguf
 
 setup: venvs index models/.trained $(LLM_MODEL)
 
-venvs: .venv-rasa/.installed .venv/.installed
+venvs: .venv-rasa/.installed .venv/.installed $(LLAMA_INSTALLED)
 
 .venv-rasa/.installed: requirements/rasa.txt
 	@test -n "$(PYTHON310)" || { echo "Python 3.10 not found. Rasa 3.6 needs it: install it (e.g. 'pyenv install 3.10.13' or your OS package python3.10) and run make again, or pass PYTHON310=/path/to/python3.10."; exit 1; }
@@ -77,12 +84,21 @@ venvs: .venv-rasa/.installed .venv/.installed
 	@echo ">>> creating .venv with $(PYTHON311) (action server, llm_fallback, tests)"
 	$(PYTHON311) -m venv .venv
 	.venv/bin/pip install --quiet --upgrade pip==24.2
-	@ls $(LLAMA_WHEELS)/*.whl >/dev/null 2>&1 || { \
-	  echo ">>> building $(LLAMA_CPP_PIN) for this CPU family (~10 min, once per machine)"; \
-	  .venv/bin/pip wheel --no-deps --no-cache-dir --no-binary llama-cpp-python -w $(LLAMA_WHEELS).partial "$(LLAMA_CPP_PIN)" \
-	  && mv $(LLAMA_WHEELS).partial $(LLAMA_WHEELS); }
+	$(build_llama_wheel)
 	.venv/bin/pip install --progress-bar on --find-links $(LLAMA_WHEELS) -r requirements/app.txt
 	@touch $@
+
+$(LLAMA_INSTALLED): .venv/.installed
+	$(build_llama_wheel)
+	.venv/bin/pip install --quiet --no-deps --force-reinstall $(LLAMA_WHEELS)/*.whl
+	@rm -f .venv/.llama-* && touch $@
+
+define build_llama_wheel
+@ls $(LLAMA_WHEELS)/*.whl >/dev/null 2>&1 || { \
+  echo ">>> building $(LLAMA_CPP_PIN) for this CPU family (~10 min, once per machine)"; \
+  .venv/bin/pip wheel --no-deps --no-cache-dir --no-binary llama-cpp-python -w $(LLAMA_WHEELS).partial "$(LLAMA_CPP_PIN)" \
+  && mv $(LLAMA_WHEELS).partial $(LLAMA_WHEELS); }
+endef
 
 # The knowledge base: redacted notes -> chunks -> vectors in var/knowledge.db (incremental).
 index: var/.indexed
@@ -117,6 +133,11 @@ run: setup
 
 test: setup $(TEST_LLM_MODEL) transformers browser
 	$(APP_PY) -m pytest tests
+
+# Every evaluation in one report (scripts/eval.sh): Rasa's own checks, CLINC150, the answer, question and
+# conversation benches. Not part of `make test`.
+eval: setup browser
+	scripts/eval.sh
 
 # tests/unit only: no servers, no model, under a minute.
 test-fast: .venv/.installed

@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import logging
 import statistics
 import tempfile
 import time
@@ -106,7 +107,11 @@ def train(config: dict, pairs: list[list[str]], per_intent: int | None, workdir:
 
 
 async def parse_all(model: Path, pairs: list[list[str]]) -> tuple[list[Parsed], list[float]]:
+    import structlog
     from rasa.core.agent import Agent
+
+    # Rasa logs every parse at debug level; outside its server nothing sets the level.
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.INFO))
 
     agent = Agent.load(str(model))
     parsed, seconds = [], []

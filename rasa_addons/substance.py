@@ -12,17 +12,19 @@ quantisation request, however it is worded.
 The vocabulary is learnt from the training data, so it grows with the examples:
 - each gated intent's own words;
 - words shared by at least `SHARED_MIN_INTENTS` intents (particles, question words: 的, 吗, what);
+- the skills' topics: words at least `TOPIC_MIN_EXAMPLES` skill examples use (显存, 单卡, vram);
 - numbers and sizes are one token (`<num>`): "13B" and "70亿" say the same thing to a rule.
 """
 
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Iterable, Mapping
 
 from actions.conversation import NEW_TOPIC_INTENT
 from actions.skills.normalize import names_request
-from llm_fallback.conversation.followup import is_followup
+from llm_fallback.conversation.followup import is_followup, technical_terms
 from llm_fallback.text.questions import asks_something
 
 # Replies that say nothing about the notes, and the skills, whose answers come from fixed rules.
@@ -36,6 +38,9 @@ SKILL_INTENTS = frozenset(
 GATED_INTENTS = CANNED_INTENTS | SKILL_INTENTS
 NOTES_INTENT = "ask_notes"
 SHARED_MIN_INTENTS = 3
+# A skill word is a topic (显存, 单卡, vram) when at least this many skill examples use it.
+TOPIC_MIN_EXAMPLES = 2
+TOPICS = "+topics"
 
 _NUMBER = re.compile(r"^[~≈约]?\d+(?:[.,]\d+)?(?:[%a-z]{0,3}|亿|万|千|百|个|张|块|位|比特)?$", re.IGNORECASE)
 _PUNCTUATION = re.compile(r"^[\W_]+$")
@@ -56,17 +61,20 @@ def normal_tokens(tokens: Iterable[str]) -> list[str]:
 
 
 def fit_vocabulary(examples: Iterable[tuple[str, Iterable[str]]]) -> dict[str, list[str]]:
-    """(intent, tokens) of every training example -> each gated intent's vocabulary, and the words
-    shared across intents under the key "*"."""
+    """(intent, tokens) of every training example -> each gated intent's vocabulary, the words
+    shared across intents under the key "*", and the skills' topics under `TOPICS`."""
     by_intent: dict[str, set[str]] = {}
+    skill_examples_with: Counter[str] = Counter()
     for intent, tokens in examples:
-        by_intent.setdefault(intent, set()).update(normal_tokens(tokens))
-    seen_in: dict[str, int] = {}
-    for words in by_intent.values():
-        for word in words:
-            seen_in[word] = seen_in.get(word, 0) + 1
+        words = set(normal_tokens(tokens))
+        by_intent.setdefault(intent, set()).update(words)
+        if intent in SKILL_INTENTS:
+            skill_examples_with.update(words)
+    seen_in: Counter[str] = Counter(word for words in by_intent.values() for word in words)
     vocabulary = {intent: sorted(words) for intent, words in by_intent.items() if intent in GATED_INTENTS}
     vocabulary["*"] = sorted(w for w, n in seen_in.items() if n >= SHARED_MIN_INTENTS)
+    vocabulary[TOPICS] = sorted(w for w, n in skill_examples_with.items()
+                                if n >= TOPIC_MIN_EXAMPLES and seen_in[w] < SHARED_MIN_INTENTS)
     return vocabulary
 
 
@@ -83,10 +91,11 @@ def goes_to_notes(intent: str, text: str, tokens: Iterable[str], vocabulary: Voc
     if intent == NEW_TOPIC_INTENT and asks_something(text):
         return True  # "Switching topics: what does GRPO stand for?" is that question, asked fresh
     if intent in CANNED_INTENTS:
-        # "thanks a bunch", "再会": a new word or two of small talk is not a question. A canned reply
-        # lets go of words the skills' examples use (the topics people ask about), and of a message
-        # with many new words ("李宏毅那门生成式 AI 课的链接发我下").
-        topics = {w for skill in SKILL_INTENTS for w in vocabulary.get(skill, ())}
+        # "thanks a bunch", "再会", "gotta go, bye": a new word or two of small talk is not a question.
+        # A canned reply lets go of a technical term ("HNSW 的缺点"), of a topic the skills' examples
+        # keep coming back to (显存, 单卡: not a word one of them happens to use, like "go" or "way"),
+        # and of a message with many new words ("李宏毅那门生成式 AI 课的链接发我下").
+        topics = set(vocabulary.get(TOPICS, ())) | {t.lower() for t in technical_terms(text)}
         return len(extra) >= CANNED_NEW_WORDS or any(w in topics for w in extra)
     return not names_request(intent, text)
 

@@ -19,7 +19,13 @@ from rasa.shared.nlu.constants import INTENT, TEXT, TEXT_TOKENS
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from rasa_addons.substance import GATED_INTENTS, NOTES_INTENT, fit_vocabulary, goes_to_notes
+from rasa_addons.substance import (
+    GATED_INTENTS,
+    NOTES_INTENT,
+    TOPIC_MIN_EXAMPLES,
+    fit_vocabulary,
+    goes_to_notes,
+)
 
 logger = logging.getLogger(__name__)
 _FILE = "vocabulary.json"
@@ -40,8 +46,9 @@ class SubstanceGate(GraphComponent):
     @classmethod
     def fingerprint_addon(cls, config: dict[str, Any]) -> str | None:
         # Rasa's training cache keys on data and config, not code: the intents the gate learns a
-        # vocabulary for are part of what it trains, so a change to them must retrain it.
-        return ",".join(sorted(GATED_INTENTS))
+        # vocabulary for and what counts as a topic are part of what it trains, so a change to them
+        # must retrain it.
+        return f"{','.join(sorted(GATED_INTENTS))};topics>={TOPIC_MIN_EXAMPLES}"
 
     @classmethod
     def create(cls, config: dict[str, Any], model_storage: ModelStorage, resource: Resource,

@@ -8,12 +8,12 @@ from pathlib import Path
 
 from tests.servers import MODEL, RASA, ROOT, base_env
 
-# Held-out tests/nlu_test.yml (267 messages, both languages): the issue's targets. Measured 0.970 intent
-# accuracy and 0.969 entity micro F1 (training is seeded, so a retrain on the same data repeats it).
-# 0.951 at stop 15. Two trainings on the same NLU data at stop 16 (new_topic added; only rules differed) gave
-# 0.938 and 0.919: DIET's accuracy on this file moves by about two points from one training to the
-# next, so the floor sits below that spread. Issue 19 is to raise it to 0.97 and make it steady.
-MIN_INTENT_ACCURACY = 0.90
+# Held-out tests/nlu_test.yml (273 messages, both languages). Training repeats exactly (the Makefile
+# fixes the hash seed and TensorFlow's kernels), so these floors are the measured figures less a stated
+# tolerance of about three messages, not a spread between trainings. Measured with the sentence
+# encoder's features and the gate's topics (stop 22): intent accuracy 0.960, entity micro F1 0.960.
+# Issue 19's target is 0.97 for both.
+MIN_INTENT_ACCURACY = 0.95
 MIN_ENTITY_F1 = 0.95
 
 

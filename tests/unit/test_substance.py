@@ -74,6 +74,13 @@ def test_ungated_intents_and_sizes_and_punctuation() -> None:
     ("thank", "thanks a bunch", False),
     ("help", "它的缺点呢？", True),  # a follow-up, not a request for help
     ("greet", "I got it, thanks", False),
+    # a word one skill example happens to use ("go", "way", "we") is not a topic
+    ("goodbye", "gotta go, bye", False),
+    ("deny", "no way", False),
+    ("new_topic", "can we switch topics", False),
+    # a technical term, or a word the skills keep asking about, is
+    ("help", "HNSW 有什么缺点？", True),
+    ("help", "单卡够不够", True),
 ])
 def test_small_talk_keeps_only_small_talk(intent: str, message: str, to_notes: bool) -> None:
     assert goes_to_notes(intent, message, tokens(message), vocabulary()) is to_notes
