@@ -16,7 +16,8 @@ paper's Table 2; at config.yml's threshold and at the one chosen on the val spli
 figures (JSON) and the threshold trade-off curve (PNG) to --out.
 
 `--per-intent N` trains on the first N examples of each intent (a quick look; the figures to report
-use the full split).
+use the full split). With PYTHONHASHSEED=0 and TF_DETERMINISTIC_OPS=1 in the environment, as
+`make train` and scripts/eval.sh set them, a run repeats exactly.
 """
 
 from __future__ import annotations

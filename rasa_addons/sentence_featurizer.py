@@ -9,7 +9,6 @@ means, which is where DIET's intent mistakes were.
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 import numpy as np
@@ -22,8 +21,6 @@ from rasa.shared.nlu.constants import FEATURE_TYPE_SENTENCE, TEXT
 from rasa.shared.nlu.training_data.features import Features
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
-
-logger = logging.getLogger(__name__)
 
 # Messages embedded per call while training: bounds memory, and numpy's matrix products gain
 # little beyond it on two cores.

@@ -10,6 +10,8 @@
 # this script starts on loopback ports of its own, with a one-off API token, and stops.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# Cross-validation and CLINC150 train models: the same settings as `make train`, so they repeat.
+export PYTHONHASHSEED=0 TF_DETERMINISTIC_OPS=1
 out=reports
 rasa=.venv-rasa/bin/rasa
 app=.venv/bin/python

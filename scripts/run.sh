@@ -40,9 +40,10 @@ case "$RASA_API" in
   off) ;;
   on)
     if [ -n "${RASA_JWT_SECRET:-}" ]; then
-      rasa_api_args=(--enable-api --jwt-secret "$RASA_JWT_SECRET" --jwt-method "${RASA_JWT_METHOD:-HS256}")
+      # One argument each: a secret may start with "-", which argparse would read as an option.
+      rasa_api_args=(--enable-api "--jwt-secret=$RASA_JWT_SECRET" --jwt-method "${RASA_JWT_METHOD:-HS256}")
     elif [ -n "${RASA_AUTH_TOKEN:-}" ]; then
-      rasa_api_args=(--enable-api --auth-token "$RASA_AUTH_TOKEN")
+      rasa_api_args=(--enable-api "--auth-token=$RASA_AUTH_TOKEN")
     else
       fail "RASA_API=on needs RASA_AUTH_TOKEN or RASA_JWT_SECRET: Rasa's HTTP API reads every conversation and replaces the model."
     fi ;;

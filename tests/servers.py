@@ -163,8 +163,7 @@ def rasa_server(
         str(RASA),
         "run",
         "--enable-api",
-        "--auth-token",
-        api_token,
+        f"--auth-token={api_token}",  # one argument: a token may start with "-"
         "--port",
         str(port),
         "--interface",

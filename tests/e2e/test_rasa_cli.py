@@ -8,12 +8,13 @@ from pathlib import Path
 
 from tests.servers import MODEL, RASA, ROOT, base_env
 
-# Held-out tests/nlu_test.yml (273 messages, both languages). Training repeats exactly (the Makefile
-# fixes the hash seed and TensorFlow's kernels), so these floors are the measured figures less a stated
-# tolerance of about three messages, not a spread between trainings. Measured with the sentence
-# encoder's features and the gate's topics (stop 22): intent accuracy 0.960, entity micro F1 0.960.
+# Held-out tests/nlu_test.yml (273 messages, both languages). Training repeats exactly (`make train`:
+# fixed hash seed, deterministic TensorFlow kernels, no component cache; two trainings from scratch gave
+# the same predictions to the last digit), so these floors are the measured figures less a stated
+# tolerance of about three messages, not a spread between trainings. Measured at stop 22, with the
+# sentence encoder's features and the gate's topics: intent accuracy 0.967, entity micro F1 0.963.
 # Issue 19's target is 0.97 for both.
-MIN_INTENT_ACCURACY = 0.95
+MIN_INTENT_ACCURACY = 0.955
 MIN_ENTITY_F1 = 0.95
 
 
