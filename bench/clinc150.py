@@ -152,8 +152,11 @@ THRESHOLDS = [i / 100 for i in range(0, 100)]
 def chosen_on_val(val: list[Parsed], ambiguity: float) -> float:
     """The threshold with the best mean of in-scope accuracy and out-of-scope recall on val (the
     paper weighs the two equally; ties go to the lower threshold, which flags fewer in-scope)."""
-    return max(THRESHOLDS, key=lambda t: (lambda f: (f.in_scope_accuracy + f.oos_recall, -t))(
-        figures(val, t, ambiguity)))
+    def balance(threshold: float) -> tuple[float, float]:
+        f = figures(val, threshold, ambiguity)
+        return f.in_scope_accuracy + f.oos_recall, -threshold
+
+    return max(THRESHOLDS, key=balance)
 
 
 def plot(curve: list[Figures], marks: dict[str, Figures], path: Path) -> None:

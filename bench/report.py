@@ -476,9 +476,8 @@ def conversations_section(path: Path, command: str) -> Section:
         if changes:
             parts.append(para(f"topic changes that inherited context: "
                               f"{sum(bool(r.get('inherited')) for r in changes)}/{len(changes)}"))
-    seconds = [r["seconds"] for r in records]
-    parts.append(para(f"last-turn latency: median {statistics.median(seconds):.2f} s, "
-                      f"p95 {percentile(seconds, 0.95):.2f} s"))
+    median, p95 = _median_p95([r["seconds"] for r in records])
+    parts.append(para(f"last-turn latency: median {median} s, p95 {p95} s"))
     return Section("conversations", "".join(parts), ran=True)
 
 
