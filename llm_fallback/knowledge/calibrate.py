@@ -150,7 +150,7 @@ def calibrate(retriever: Retriever, questions: list[Question], out: Path = PARAM
 
 
 def _top_features(retriever: Retriever, question: str) -> tuple[np.ndarray, np.ndarray]:
-    """Indices of the fused top-5 chunks and their relevance features."""
-    bm25, cosine, feats = retriever.features(question)
-    indices, _ = retriever.fuse(bm25, cosine, 5)
+    """Indices of the top-5 chunks, as search orders them, and their relevance features."""
+    _, _, feats = retriever.features(question)
+    indices, _, _ = retriever.ranked(question, 5)
     return indices, feats[indices]
