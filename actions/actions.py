@@ -38,6 +38,13 @@ class ValidateSlotMappings(ValidationAction):
             return {}  # "QLoRA" as an answer to a Chinese question is still a Chinese conversation
         return {"lang": detect_lang(text)}
 
+    def validate_lang(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        # extract_lang only ever sets "zh" or "en"; without a validator rasa_sdk logs a warning on
+        # every user message.
+        return {"lang": value}
+
 
 class ActionAnswerFromNotes(Action):
     def name(self) -> str:

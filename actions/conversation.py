@@ -3,8 +3,8 @@
 Each answering bot turn records its context in its event's metadata (a notes answer: the question
 it answered, that question's subjects and the sections cited; a skill: which skill and the slots the
 user named). A follow-up leans on the most recent such turn, unless the conversation started over
-in between: `/restart`, a new session, the user's "new topic", `CONTEXT_TTL_S` of silence, or more
-than `WINDOW_TURNS` user messages since.
+in between: `/restart`, a new session, the user's "new topic" (alone, or opening the message being
+answered), `CONTEXT_TTL_S` of silence, or more than `WINDOW_TURNS` user messages since.
 """
 
 from __future__ import annotations
@@ -12,6 +12,8 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable, Mapping
 from typing import Any
+
+from llm_fallback.text.questions import after_new_topic
 
 WINDOW_TURNS = 3
 _FRESH_START_EVENTS = frozenset({"restart", "session_started"})
@@ -33,6 +35,8 @@ def last_context(events: Iterable[Mapping[str, Any]], ttl_s: float,
             intent = ((event.get("parse_data") or {}).get("intent") or {}).get("name")
             # The message being answered is the first user event seen; an earlier "new topic" ends the scan.
             if (user_turns > 1 and intent == NEW_TOPIC_INTENT) or user_turns > WINDOW_TURNS:
+                return None
+            if user_turns == 1 and after_new_topic(event.get("text") or "") is not None:
                 return None
             continue
         if kind != "bot":

@@ -18,6 +18,7 @@ from llm_fallback.knowledge.store import IndexNotBuiltError
 from llm_fallback.llm.errors import LLMBusy
 from llm_fallback.routing import answer_in_context, remember
 from llm_fallback.text.lang import detect_lang
+from llm_fallback.text.questions import after_new_topic
 from llm_fallback.text.replies import say
 
 logger = logging.getLogger(__name__)
@@ -33,6 +34,8 @@ async def answer_from_notes(dispatcher: CollectingDispatcher, tracker: Tracker) 
     """Answer the latest message from the notes (FAQ first), read as a follow-up when it is one;
     every failure gets a reply and a log line."""
     message = tracker.latest_message.get("text") or ""
+    # "换个话题。X？": X is the question (last_context already ignores what came before).
+    message = after_new_topic(message) or message
     try:
         # Retrieval and generation block; a worker thread keeps the action server responsive.
         answer, resolution = await asyncio.to_thread(answer_in_context, message, previous_question(tracker))

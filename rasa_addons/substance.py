@@ -23,9 +23,9 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 
 from actions.conversation import NEW_TOPIC_INTENT
-from actions.skills.normalize import names_request
+from actions.skills.normalize import PARAMETER, find_value, names_request
 from llm_fallback.conversation.followup import is_followup, technical_terms
-from llm_fallback.text.questions import asks_something
+from llm_fallback.text.questions import asks_something, asks_what_the_notes_say
 
 # Replies that say nothing about the notes, and the skills, whose answers come from fixed rules.
 # (out_of_scope needs no gate: its rule sends it to the notes, whose relevance gate decides.)
@@ -46,6 +46,11 @@ _NUMBER = re.compile(r"^[~≈约]?\d+(?:[.,]\d+)?(?:[%a-z]{0,3}|亿|万|千|百|
 _PUNCTUATION = re.compile(r"^[\W_]+$")
 # New words a canned reply still takes as small talk: "thank you very much", "gotta go, bye".
 CANNED_NEW_WORDS = 4
+PARAMETER_INTENT = "explain_parameter"
+# New words, the parameter's name aside, that make a parameter question more than a request for its
+# explanation ("How does repetition_penalty actually change a repeated token's probability?"; not
+# "num_beams 设大了有什么影响").
+PARAMETER_NEW_WORDS = 3
 
 
 def normal_token(token: str) -> str | None:
@@ -90,6 +95,8 @@ def goes_to_notes(intent: str, text: str, tokens: Iterable[str], vocabulary: Voc
         return False
     if intent == NEW_TOPIC_INTENT and asks_something(text):
         return True  # "Switching topics: what does GRPO stand for?" is that question, asked fresh
+    if intent in SKILL_INTENTS and asks_what_the_notes_say(text):
+        return True  # "the notes' example used how many GPUs?": a rule of thumb cannot say
     if intent in CANNED_INTENTS:
         # "thanks a bunch", "再会", "gotta go, bye": a new word or two of small talk is not a question.
         # A canned reply lets go of a technical term ("HNSW 的缺点"), of a topic the skills' examples
@@ -97,6 +104,12 @@ def goes_to_notes(intent: str, text: str, tokens: Iterable[str], vocabulary: Voc
         # and of a message with many new words ("李宏毅那门生成式 AI 课的链接发我下").
         topics = set(vocabulary.get(TOPICS, ())) | {t.lower() for t in technical_terms(text)}
         return len(extra) >= CANNED_NEW_WORDS or any(w in topics for w in extra)
+    if intent == PARAMETER_INTENT:
+        extra = [w for w in extra if find_value(w, PARAMETER) is None]
+        if not extra:
+            return False  # only a parameter name the examples do not happen to use ("optim 是啥")
+        if len(extra) >= PARAMETER_NEW_WORDS:
+            return True
     return not names_request(intent, text)
 
 

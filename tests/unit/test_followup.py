@@ -8,6 +8,7 @@ import pytest
 from actions.conversation import last_context
 from actions.skills.carry_over import carried_slots
 from llm_fallback.conversation.followup import Previous, is_followup, rewrite, shape_of, topics_of
+from llm_fallback.text.questions import after_new_topic
 
 LORA = Previous("LoRA 的秩 r 是什么意思？", topics_of("LoRA 的秩 r 是什么意思？"))
 RAG_QUESTION = "What chunk size does the RAG example use?"
@@ -98,6 +99,25 @@ def test_the_last_answer_is_the_context() -> None:
 def test_a_fresh_start_forgets_the_context(break_event: dict) -> None:
     events = [_user("什么是 RAG？"), _bot(NOTES_TURN), break_event, _user("它的缺点呢？")]
     assert last_context(events, ttl_s=1800, now=200.0) is None
+
+
+@pytest.mark.parametrize("message", [
+    "换个话题。它的缺点呢？", "我们换个话题，那缺点呢", "New topic: what are its drawbacks?",
+])
+def test_a_message_that_opens_with_a_new_topic_starts_fresh(message: str) -> None:
+    events = [_user("什么是 RAG？"), _bot(NOTES_TURN), _user(message)]
+    assert last_context(events, ttl_s=1800, now=200.0) is None
+
+
+@pytest.mark.parametrize(("message", "question"), [
+    ("换个话题。AdaGrad 的缺点呢？", "AdaGrad 的缺点呢？"),
+    ("换个话题吧，QLoRA 是什么", "QLoRA 是什么"),
+    ("new topic: what is LoRA?", "what is LoRA?"),
+    ("换个话题", None),  # the phrase alone is NLU's new_topic
+    ("What is a new topic model?", None),
+])
+def test_the_question_after_a_new_topic(message: str, question: str | None) -> None:
+    assert after_new_topic(message) == question
 
 
 def test_an_idle_conversation_starts_fresh() -> None:

@@ -84,3 +84,18 @@ def test_ungated_intents_and_sizes_and_punctuation() -> None:
 ])
 def test_small_talk_keeps_only_small_talk(intent: str, message: str, to_notes: bool) -> None:
     assert goes_to_notes(intent, message, tokens(message), vocabulary()) is to_notes
+
+
+@pytest.mark.parametrize(("intent", "message", "to_notes"), [
+    # a parameter's explanation, in words beyond the examples', stays with the skill
+    ("explain_parameter", "num_beams 设大了有什么影响", False),
+    ("explain_parameter", "what does temperature actually do", False),
+    # a question about how one works in detail is the notes' to answer
+    ("explain_parameter", "How does repetition_penalty actually change a repeated token's odds?", True),
+    # what the notes' own example or table says is theirs to answer, not a rule of thumb's
+    ("explain_parameter", "optim 推荐用啥？笔记给的例子是什么", True),
+    ("estimate_vram", "In the vLLM example, how many GPUs does opt-13b use?", True),
+    ("estimate_vram", "13B 模型 fp16 推理要多少显存？", False),
+])
+def test_a_skill_keeps_only_what_it_computes(intent: str, message: str, to_notes: bool) -> None:
+    assert goes_to_notes(intent, message, tokens(message), vocabulary()) is to_notes
