@@ -40,7 +40,7 @@ def after_new_topic(message: str) -> str | None:
 # A question about the notes' own content: their example, their table, what they list or report.
 # A skill computes a rule of thumb; it cannot say what an example in the notes used.
 _ABOUT_THE_NOTES = re.compile(
-    r"笔记|例子|示例|那条命令|文中|提到|记录的|列出|"
+    r"笔记(?!本)|例子|示例|那条命令|文中|提到|记录的|列出|"
     r"\bnotes?\b|\bexamples?\b|cheat ?sheet|\blisted\b|according to|mentioned",
     re.IGNORECASE,
 )

@@ -96,6 +96,7 @@ def test_small_talk_keeps_only_small_talk(intent: str, message: str, to_notes: b
     ("explain_parameter", "optim 推荐用啥？笔记给的例子是什么", True),
     ("estimate_vram", "In the vLLM example, how many GPUs does opt-13b use?", True),
     ("estimate_vram", "13B 模型 fp16 推理要多少显存？", False),
+    ("inference_engine", "只有一台没显卡的笔记本，用哪个推理引擎？", False),  # a laptop, not the notes
 ])
 def test_a_skill_keeps_only_what_it_computes(intent: str, message: str, to_notes: bool) -> None:
     assert goes_to_notes(intent, message, tokens(message), vocabulary()) is to_notes
