@@ -107,7 +107,7 @@ def goes_to_notes(intent: str, text: str, tokens: Iterable[str], vocabulary: Voc
     if intent == PARAMETER_INTENT:
         extra = [w for w in extra if find_value(w, PARAMETER) is None]
         if not extra:
-            return False  # only a parameter name the examples do not happen to use ("optim 是啥")
+            return False  # only a parameter name the examples do not happen to use ("optim 是什么意思")
         if len(extra) >= PARAMETER_NEW_WORDS:
             return True
     return not names_request(intent, text)
