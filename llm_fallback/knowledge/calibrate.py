@@ -151,6 +151,6 @@ def calibrate(retriever: Retriever, questions: list[Question], out: Path = PARAM
 
 def _top_features(retriever: Retriever, question: str) -> tuple[np.ndarray, np.ndarray]:
     """Indices of the top-5 chunks, as search orders them, and their relevance features."""
-    _, _, feats = retriever.features(question)
-    indices, _, _ = retriever.ranked(question, 5)
+    bm25, cosine, feats = retriever.features(question)
+    indices, _, _ = retriever.rank(bm25, cosine, feats, 5)
     return indices, feats[indices]
