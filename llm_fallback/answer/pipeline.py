@@ -27,12 +27,14 @@ from llm_fallback.answer.prompt import (
     NOT_IN_NOTES,
     PASSAGE_BUDGETS,
     Passage,
+    SentenceSimilarity,
     best_sentences,
     fit_messages,
     select_passages,
     terms,
 )
 from llm_fallback.answer.safety import Verdict, check_request, filter_output, is_harmful
+from llm_fallback.knowledge.embed import get_embedder
 from llm_fallback.knowledge.retrieve import CLEAR_MATCH, Hit, get_retriever
 from llm_fallback.llm.errors import LLMError
 from llm_fallback.llm.service import LLM, GenerationResult, get_llm
@@ -142,10 +144,10 @@ def _not_covered(hits: Sequence[Hit], lang: Lang) -> str:
     return body
 
 
-def _extract(passage: Passage, question: str, lang: Lang) -> str:
+def _extract(passage: Passage, question: str, lang: Lang, similarity: SentenceSimilarity | None) -> str:
     if is_list_question(question) and len(list_items(passage.hit.text)) >= 2:
         return say("extract", lang) + "\n" + quote_list(passage.hit.text, LIST_QUOTE_BUDGET)
-    quote = best_sentences(passage.hit.text, terms(question), EXTRACT_BUDGET)
+    quote = best_sentences(passage.hit.text, terms(question), EXTRACT_BUDGET, similarity=similarity)
     return say("extract", lang) + quote
 
 
@@ -195,6 +197,9 @@ def answer_question(question: str, retriever: Searcher | None = None, llm: LLM |
     # A secret the user pasted must not reach the index query, the prompt or a log line.
     question = redact(question).text
     hits = (retriever or get_retriever()).search(question, k=k)
+    # Meaning similarity finds the sentences a term match misses (answer.prompt.best_sentences); the
+    # stub searchers of tests have no encoder behind them.
+    similarity = get_embedder().similarity_to(question) if retriever is None else None
     # A passage that names a harmful topic reaches neither the prompt nor a quote, nor the topics list.
     safe = [h for h in hits if not _harmful_passage(h.text)]
     relevant = [h for h in safe if h.relevant]
@@ -204,7 +209,7 @@ def answer_question(question: str, retriever: Searcher | None = None, llm: LLM |
     if not relevant and any(h.relevance >= CLEAR_MATCH for h in hits):
         log.info("refused: harmful passages")
         return done(Verdict("harmful").reply(lang), "refused")
-    passages = select_passages(relevant, question, budgets)
+    passages = select_passages(relevant, question, budgets, similarity)
     if not passages:
         return done(_not_covered(safe, lang), "not_covered")
 
@@ -218,5 +223,5 @@ def answer_question(question: str, retriever: Searcher | None = None, llm: LLM |
     if failures:
         log.info("extractive fallback: %s", ",".join(failures))
         best = passages[0]
-        return done(_extract(best, question, lang), "extractive", [best.hit], generation)
+        return done(_extract(best, question, lang, similarity), "extractive", [best.hit], generation)
     return done(text, "answer", [p.hit for p in _used_passages(text, passages)], generation)

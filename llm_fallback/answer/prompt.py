@@ -54,6 +54,12 @@ EXTRACT_BUDGET = 240
 LIST_BUDGET = 360
 # Below this a passage says too little to ground an answer: past it the caller quotes the notes.
 MIN_PASSAGE_CHARS = 24
+# A side passage's sentence that shares no term with the question still counts from this meaning
+# similarity on: an English question over a Chinese passage shares few terms with it.
+SIMILAR_SENTENCE = 0.5
+
+# The meaning similarity of each sentence to the question (knowledge.embed.similarity_to).
+SentenceSimilarity = Callable[[Sequence[str]], Sequence[float]]
 
 _SENTENCE_END = re.compile(r"(?<=[。！？；!?;])|\n+|(?<=[.!?])\s+(?=[A-Z\u4e00-\u9fff])")
 _MARKUP = re.compile(r"^[\s#>*\-+|`]+|(?:\*\*|__|`)|\s+$")
@@ -76,17 +82,27 @@ def sentences(text: str) -> list[str]:
     return [s for s in cleaned if len(s) > 1]
 
 
-def best_sentences(text: str, question_terms: set[str], budget: int, fill: bool = True) -> str:
-    """The sentences sharing most terms with the question, in their original order, within `budget`.
+def best_sentences(text: str, question_terms: set[str], budget: int, fill: bool = True,
+                   similarity: SentenceSimilarity | None = None) -> str:
+    """The sentences that best match the question, in their original order, within `budget`.
 
-    With `fill`, sentences sharing nothing follow by position: a section's opening usually defines
-    its subject, which is what a question in the other language (English question, Chinese notes)
-    needs. Without it they are dropped: a side passage that shares nothing only costs prompt time.
+    A sentence scores its shared terms (relative to the best sentence's) plus, with `similarity`, its
+    meaning similarity to the question: terms alone miss the command line under the comment that
+    names the question's subject, and a Chinese sentence that answers an English question.
+    With `fill`, sentences matching nothing follow by position: a section's opening usually defines
+    its subject, which is what a question in the other language needs. Without it they are dropped:
+    a side passage that shares nothing only costs prompt time.
     """
     candidates = sentences(text)
+    if not candidates:
+        return ""
     userdict = load_settings().jieba_userdict
     overlap = [len(terms(s, userdict) & question_terms) for s in candidates]
-    ranked = sorted((i for i in range(len(candidates)) if fill or overlap[i]), key=lambda i: (-overlap[i], i))
+    best_overlap = max(overlap) or 1
+    closeness = list(similarity(candidates)) if similarity else [0.0] * len(candidates)
+    score = [o / best_overlap + c for o, c in zip(overlap, closeness, strict=True)]
+    matching = [i for i in range(len(candidates)) if fill or overlap[i] or closeness[i] >= SIMILAR_SENTENCE]
+    ranked = sorted(matching, key=lambda i: (-score[i], i))
     chosen: list[int] = []
     used = 0
     for i in ranked:
@@ -100,9 +116,10 @@ def best_sentences(text: str, question_terms: set[str], budget: int, fill: bool 
     return " ".join(candidates[i] for i in sorted(chosen))
 
 
-def select_passages(hits: Sequence[Hit], question: str,
-                    budgets: Sequence[int] = PASSAGE_BUDGETS) -> list[Passage]:
-    """The top relevant hits, one per section, each trimmed to its budget (characters, best first).
+def select_passages(hits: Sequence[Hit], question: str, budgets: Sequence[int] = PASSAGE_BUDGETS,
+                    similarity: SentenceSimilarity | None = None) -> list[Passage]:
+    """The top relevant hits, each trimmed to its budget (characters, best first).
+    Two chunks of one long section are both eligible: the second often holds the answer.
     An English question's terms include their glossary translations, as retrieval's do, so it keeps
     the sentences of a Chinese passage that say what it asks. (A Chinese question does not: the
     English terms only pull its choice towards sentences that merely name them.)"""
@@ -111,19 +128,15 @@ def select_passages(hits: Sequence[Hit], question: str,
         question_terms |= terms(translate_terms(question))
     listing = is_list_question(question)
     passages: list[Passage] = []
-    seen: set[tuple[str, str]] = set()
     for hit in hits:
         if len(passages) == len(budgets):
             break
-        if (hit.file, hit.heading) in seen:
-            continue
-        seen.add((hit.file, hit.heading))
         budget = budgets[len(passages)]
         if not passages and listing and len(list_items(hit.text)) >= 2:
             # The whole list, or the answer misses items.
             text = quote_list(hit.text, max(budget, LIST_BUDGET))
         else:
-            text = best_sentences(hit.text, question_terms, budget, fill=not passages)
+            text = best_sentences(hit.text, question_terms, budget, fill=not passages, similarity=similarity)
         if text:
             passages.append(Passage(hit, text))
     return passages

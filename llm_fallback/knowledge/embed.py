@@ -46,6 +46,11 @@ class Embedder:
     def encode_query(self, text: str) -> np.ndarray:
         return self.encode([text])[0]
 
+    def similarity_to(self, question: str) -> Callable[[Sequence[str]], np.ndarray]:
+        """A function giving the cosine similarity of each of its texts to `question`."""
+        query = self.encode_query(question)
+        return lambda texts: self.encode(texts) @ query
+
 
 @cache
 def get_embedder() -> Embedder:
