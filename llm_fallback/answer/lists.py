@@ -8,6 +8,8 @@ fails `failed_checks`, and the reply quotes the list instead.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from dataclasses import dataclass
 
 _LIST_QUESTION = re.compile(
     r"哪些|哪几|几种|几类|几个|几步|分别|步骤|流程|列出|列举|包括什么|包含什么|有什么(?:方法|方式|类型|种类|组件|部分)"
@@ -16,7 +18,8 @@ _LIST_QUESTION = re.compile(
     r"|\bname (?:the|all)\b|\bwhat \w+s (?:do|does|are)\b",
     re.IGNORECASE,
 )
-_ITEM = re.compile(r"^\s*(?:[-*+]|\d{1,2}[.)、]|[（(]\d{1,2}[)）])\s+(.+?)\s*$", re.MULTILINE)
+# "- item", "1. item", "（1）item", and the notes' "1.item" / "2、item" with no space (not "1.5B").
+_ITEM = re.compile(r"^\s*(?:[-*+]\s+|\d{1,2}[.)、](?:\s+|(?=[^\s\d]))|[（(]\d{1,2}[)）]\s*)(.+?)\s*$")
 # An item's head: what it is called, before its explanation ("思维链 Chain of Thought, CoT：...").
 _HEAD_END = re.compile(r"[：:（(，,。；;]|\s[-–—]\s|https?://")
 _MARKUP = re.compile(r"\*\*|__|`|\[|\]\([^)]*\)")
@@ -29,15 +32,66 @@ def is_list_question(question: str) -> bool:
     return bool(_LIST_QUESTION.search(question))
 
 
-def list_items(text: str) -> list[str]:
-    """The heads of the Markdown list items in `text`, in order."""
-    heads = []
-    for match in _ITEM.finditer(text):
-        item = _MARKUP.sub("", match.group(1)).strip()
-        head = _HEAD_END.split(item, maxsplit=1)[0].strip()
-        if head:
-            heads.append(head)
-    return heads
+@dataclass(frozen=True)
+class ItemList:
+    """One run of consecutive list items in a passage, with the line that introduces it."""
+
+    intro: str  # what the items are ("目前主要有几类："), markup removed; "" when none
+    items: tuple[str, ...]  # each item's text, markup removed
+
+    @property
+    def heads(self) -> list[str]:
+        """What each item is called, before its explanation."""
+        heads = (_HEAD_END.split(item, maxsplit=1)[0].strip() for item in self.items)
+        return [head for head in heads if head]
+
+    def quote(self, budget: int) -> str:
+        """The intro and the items as the notes write them (one per line), within `budget` characters."""
+        lines = [self.intro] if self.intro else []
+        used = len(self.intro)
+        for item in self.items:
+            line = "- " + item
+            if used + len(line) > budget and len(lines) > bool(self.intro):
+                break
+            lines.append(line[:budget])
+            used += len(line) + 1
+        return "\n".join(lines)
+
+
+def _clean(line: str) -> str:
+    return _MARKUP.sub("", line).strip(" #>*\t")
+
+
+def item_lists(text: str) -> list[ItemList]:
+    """The lists of two items or more in `text`, in order. Blank lines and indented continuation
+    lines stay inside a list; any other line ends it and may introduce the next one."""
+    lists: list[ItemList] = []
+    intro, items = "", []
+
+    def close() -> None:
+        if len(items) >= 2:
+            lists.append(ItemList(intro, tuple(items)))
+
+    for line in text.splitlines():
+        match = _ITEM.match(line)
+        if match:
+            items.append(_clean(match.group(1)))
+        elif not line.strip() or (items and line[:1].isspace()):
+            continue
+        else:
+            close()
+            intro, items = _clean(line), []
+    close()
+    return lists
+
+
+def best_list(text: str, relevance: Callable[[str], float]) -> ItemList | None:
+    """The list of `text` that `relevance` scores highest (the first on a tie). Its intro counts
+    twice: it names what the items are ("缺点：" against "优点：" for "有哪些缺点")."""
+    lists = item_lists(text)
+    if not lists:
+        return None
+    return max(lists, key=lambda found: 2 * relevance(found.intro) + relevance("\n".join(found.items)))
 
 
 def _names(head: str, lang: str) -> list[str]:
@@ -47,29 +101,12 @@ def _names(head: str, lang: str) -> list[str]:
     return latin + _CJK_RUN.findall(head) if lang == "zh" else latin
 
 
-def missing_items(answer: str, passage: str, lang: str) -> list[str]:
-    """The list items of `passage` that `answer` (in `lang`) does not name; empty when the passage has
-    no list of two items or more."""
-    heads = list_items(passage)
-    if len(heads) < 2:
-        return []
+def missing_items(answer: str, found: ItemList, lang: str) -> list[str]:
+    """The items of `found` that `answer` (in `lang`) does not name."""
     text = answer.lower()
     missing = []
-    for head in heads:
+    for head in found.heads:
         names = _names(head, lang)
         if names and not any(name.lower() in text for name in names):
             missing.append(head)
     return missing
-
-
-def quote_list(passage: str, budget: int) -> str:
-    """The list of `passage` as the notes write it (one item per line), within `budget` characters."""
-    lines: list[str] = []
-    used = 0
-    for match in _ITEM.finditer(passage):
-        line = "- " + _MARKUP.sub("", match.group(1)).strip()
-        if used + len(line) > budget and lines:
-            break
-        lines.append(line[:budget])
-        used += len(line) + 1
-    return "\n".join(lines)

@@ -17,11 +17,12 @@ import functools
 import logging
 import re
 import time
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
-from llm_fallback.answer.lists import is_list_question, list_items, missing_items, quote_list
+from llm_fallback.answer.lists import missing_items
 from llm_fallback.answer.prompt import (
     EXTRACT_BUDGET,
     NOT_IN_NOTES,
@@ -92,7 +93,7 @@ def _clean(text: str) -> str:
     return _CITATION.sub("", text).strip()
 
 
-def failed_checks(text: str, passages: Sequence[Passage], lang: Lang, question: str = "") -> list[str]:
+def failed_checks(text: str, passages: Sequence[Passage], lang: Lang) -> list[str]:
     """Why a generated answer must not be shown; empty when it passes."""
     if not text:
         return ["empty"]
@@ -104,9 +105,21 @@ def failed_checks(text: str, passages: Sequence[Passage], lang: Lang, question: 
         failures.append("number")
     if not is_in_lang(text, lang):
         failures.append("language")
-    if is_list_question(question) and missing_items(text, passages[0].hit.text, lang):
+    if passages[0].items and missing_items(text, passages[0].items, lang):
         failures.append("list")
+    if repeats_itself(text):
+        failures.append("repetition")
     return failures
+
+
+_ITEM_MARK = re.compile(r"^\s*(?:\d{1,2}[.)、]|[-*])\s*")
+
+
+def repeats_itself(text: str) -> bool:
+    """A small model at temperature 0 can fall into a loop ("1. 暴搜 / 2. 二分查找 / 3. 二分查找 / …"):
+    the same line, list numbers aside, three times or more."""
+    lines = Counter(_ITEM_MARK.sub("", line).strip() for line in text.splitlines())
+    return any(count >= 3 for line, count in lines.items() if len(line) >= 2)
 
 
 def says_not_in_notes(text: str) -> bool:
@@ -145,8 +158,8 @@ def _not_covered(hits: Sequence[Hit], lang: Lang) -> str:
 
 
 def _extract(passage: Passage, question: str, lang: Lang, similarity: SentenceSimilarity | None) -> str:
-    if is_list_question(question) and len(list_items(passage.hit.text)) >= 2:
-        return say("extract", lang) + "\n" + quote_list(passage.hit.text, LIST_QUOTE_BUDGET)
+    if passage.items:
+        return say("extract", lang) + "\n" + passage.items.quote(LIST_QUOTE_BUDGET)
     quote = best_sentences(passage.hit.text, terms(question), EXTRACT_BUDGET, similarity=similarity)
     return say("extract", lang) + quote
 
@@ -171,7 +184,7 @@ def _generate(question: str, passages: Sequence[Passage], lang: Lang,
     text = _clean(generation.text)
     if generation.timed_out:
         return text, generation, ["timeout"]
-    return text, generation, failed_checks(text, passages, lang, question)
+    return text, generation, failed_checks(text, passages, lang)
 
 
 def answer_question(question: str, retriever: Searcher | None = None, llm: LLM | None = None,

@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from llm_fallback.answer.lists import is_list_question, list_items, quote_list
+from llm_fallback.answer.lists import ItemList, best_list, is_list_question
 from llm_fallback.config import load_settings
 from llm_fallback.llm.errors import ContextOverflow
 from llm_fallback.llm.service import Message
@@ -69,6 +69,7 @@ _MARKUP = re.compile(r"^[\s#>*\-+|`]+|(?:\*\*|__|`)|\s+$")
 class Passage:
     hit: Hit
     text: str  # the trimmed text the model sees
+    items: ItemList | None = None  # for a list question: the list the passage quotes whole
 
 
 def terms(text: str, userdict: Path | None = None) -> set[str]:
@@ -132,11 +133,14 @@ def select_passages(hits: Sequence[Hit], question: str, budgets: Sequence[int] =
         if len(passages) == len(budgets):
             break
         budget = budgets[len(passages)]
-        if not passages and listing and len(list_items(hit.text)) >= 2:
-            # The whole list, or the answer misses items.
-            text = quote_list(hit.text, max(budget, LIST_BUDGET))
-        else:
-            text = best_sentences(hit.text, question_terms, budget, fill=not passages, similarity=similarity)
+        found = None
+        if listing and not passages:
+            found = best_list(hit.text, lambda text: len(terms(text) & question_terms))
+        if found:
+            # The whole list the question asks for, or the answer misses items.
+            passages.append(Passage(hit, found.quote(max(budget, LIST_BUDGET)), found))
+            continue
+        text = best_sentences(hit.text, question_terms, budget, fill=not passages, similarity=similarity)
         if text:
             passages.append(Passage(hit, text))
     return passages

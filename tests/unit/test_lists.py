@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from llm_fallback.answer.lists import is_list_question, list_items, missing_items, quote_list
+from llm_fallback.answer.lists import best_list, is_list_question, item_lists, missing_items
 
 PROMPT_METHODS = """prompt 工程
 - 思维链 Chain of Thought, CoT
@@ -19,31 +19,67 @@ def test_list_questions_in_both_languages() -> None:
     assert not is_list_question("What is continuous batching?")
 
 
+METHODS = item_lists(PROMPT_METHODS)[0]
+
+# Two lists in one passage, the second written the notes' way: "1.item" with no space.
+TWO_LISTS = """部署 Embedding 模型需要引入工具库，目前主要有几类：
+1.SentenceTransformers
+2.FlagEmbedding
+3.Langchain集成的HuggingFaceBgeEmbeddings
+1.5B 的模型不是列表项。
+向量库可以选：
+- postgresql+pgvector
+- Milvus
+"""
+
+
 def test_items_are_named_by_their_heads() -> None:
-    assert list_items(PROMPT_METHODS) == [
+    assert METHODS.intro == "prompt 工程"
+    assert METHODS.heads == [
         "思维链 Chain of Thought", "思维树 Tree of Thought", "思维图 Graph of Tree", "累计推理"]
-    assert list_items("no list here\njust text") == []
+    assert item_lists("no list here\njust text") == []
+
+
+def test_each_list_keeps_its_own_intro_and_items() -> None:
+    tools, stores = item_lists(TWO_LISTS)
+    assert tools.intro.startswith("部署 Embedding") and tools.heads == [
+        "SentenceTransformers", "FlagEmbedding", "Langchain集成的HuggingFaceBgeEmbeddings"]
+    assert stores.intro == "向量库可以选：" and stores.heads == ["postgresql+pgvector", "Milvus"]
+
+
+def test_the_list_the_question_asks_about_is_chosen() -> None:
+    words = {"向量库", "可以"}
+    chosen = best_list(TWO_LISTS, lambda text: sum(word in text for word in words))
+    assert chosen is not None and chosen.heads == ["postgresql+pgvector", "Milvus"]
+    assert best_list("no list", len) is None
+
+
+def test_the_intro_names_the_list() -> None:
+    pros_and_cons = "优点：\n- 相近语义理解\n- 跨多语言理解\n缺点：\n- 依赖模型训练效果\n- 精度不稳定\n"
+    words = {"语义", "缺点"}
+    chosen = best_list(pros_and_cons, lambda text: sum(word in text for word in words))
+    assert chosen is not None and chosen.intro == "缺点："
 
 
 def test_an_answer_naming_one_item_misses_the_rest() -> None:
-    assert missing_items("常用思维链（CoT）。", PROMPT_METHODS, "zh") == [
+    assert missing_items("常用思维链（CoT）。", METHODS, "zh") == [
         "思维树 Tree of Thought", "思维图 Graph of Tree", "累计推理"]
     complete = "有思维链、思维树、思维图和累计推理。"
-    assert missing_items(complete, PROMPT_METHODS, "zh") == []
+    assert missing_items(complete, METHODS, "zh") == []
 
 
 def test_an_english_answer_is_checked_on_the_items_it_can_name() -> None:
     # "累计推理" has no English name in the notes: an English answer translates it, unverifiable.
-    assert missing_items("Chain of Thought, Tree of Thought and Graph of Tree.", PROMPT_METHODS, "en") == []
-    assert missing_items("Chain of Thought.", PROMPT_METHODS, "en") == [
+    assert missing_items("Chain of Thought, Tree of Thought and Graph of Tree.", METHODS, "en") == []
+    assert missing_items("Chain of Thought.", METHODS, "en") == [
         "思维树 Tree of Thought", "思维图 Graph of Tree"]
 
 
-def test_quote_keeps_every_item_within_budget() -> None:
-    assert quote_list(PROMPT_METHODS, 500).splitlines() == [
-        "- 思维链 Chain of Thought, CoT", "- 思维树 Tree of Thought, ToT", "- 思维图 Graph of Tree, GoT",
-        "- 累计推理"]
-    assert len(quote_list(PROMPT_METHODS, 40)) <= 60
+def test_quote_keeps_the_intro_and_every_item_within_budget() -> None:
+    assert METHODS.quote(500).splitlines() == [
+        "prompt 工程", "- 思维链 Chain of Thought, CoT", "- 思维树 Tree of Thought, ToT",
+        "- 思维图 Graph of Tree, GoT", "- 累计推理"]
+    assert len(METHODS.quote(40)) <= 60
 
 
 def test_the_models_not_in_notes_marker_is_read_however_spelled() -> None:
@@ -52,3 +88,11 @@ def test_the_models_not_in_notes_marker_is_read_however_spelled() -> None:
     assert says_not_in_notes("NOT IN NOTES") and says_not_in_notes("not_in_notes.")
     assert says_not_in_notes("抱歉，NOT  IN NOTES")
     assert not says_not_in_notes("The notes say QLoRA uses 4-bit NormalFloat.")
+
+
+def test_an_answer_that_loops_is_caught() -> None:
+    from llm_fallback.answer.pipeline import repeats_itself
+
+    looping = "1. 暴搜\n2. 二分查找\n3. 二分查找\n4. 二分查找"
+    assert repeats_itself(looping)
+    assert not repeats_itself("1. K-Means 聚类\n2. Hash 分桶\n3. 暴搜")
