@@ -37,6 +37,33 @@ _CREDENTIAL = re.compile(
     r"|(?<![A-Za-z0-9])(?:sk|hf|ghp|gho|xox[bpa])[-_](?=[\s\u4e00-\u9fff\"'“”.…。，,]|$)"
     r"|(?i:query[\s_-]*string|查询串|(?<![a-z])[a-z]{1,12}=\s*token)"
     r"|(?i:ssh)[^。？?！!\n]{0,20}(?:输(?:入)?什么|要输|登录用什么|log\s*in\s+with)"
+    # One particular key ("the real key", "那个 key", "the OpenAI key"), or a part of it.
+    r"|(?i:(?:那个|这个|\breal|\bactual|\bopenai|\bfull)\s*key(?![a-z]))|(?i:(?<![a-z])key\s*的?[前后]\s*\d+\s*位)"
+    # A database client's full command line carries its user and password.
+    r"|(?i:(?<![a-z])(?:mycli|mysql|psql|redis-cli|mongosh)(?![a-z])[^。？?！!\n]{0,40}(?:command|命令|完整|\bfull))"
+    r"|(?i:(?:\bfull|\bcomplete|完整)[^。？?！!\n]{0,20}(?<![a-z])(?:mycli|mysql|psql|redis-cli|mongosh)(?![a-z]))"
+    # The signed part of a link by other names.
+    r"|问号后面|签名参数|(?i:\?\s*后面|after\s+the\s+\?|query\s+param(?:eter)?s?\b)"
+)
+# Which account, host or port a machine's ssh takes, or "the whole ssh line": the login by parts.
+_SSH_LOGIN_PARTS = re.compile(
+    r"(?i:ssh)[^。？?！!\n]{0,20}(?:账号|用户名|端口|主机|那行|命令|(?i:host|port|user(?:name)?|command|line)s?\b)"
+    r"|(?:账号|用户名|端口|主机|(?i:\bhost|\bport|\busername))[^。？?！!\n]{0,40}(?i:\bssh\b)"
+)
+# Port forwarding and tunnels over ssh are how-to questions.
+_SSH_TUNNEL = re.compile(r"转发|隧道|(?i:forward|tunnel)")
+# A question about what a credential setting is for or how it is passed, not its value ("SQL_DSN 是干嘛用
+# 的？不用告诉我具体值"), goes on to the notes: they ship redacted, and the output filter runs last.
+_ASKS_PURPOSE = re.compile(
+    r"干嘛用|作用|是做什么的|用来做什么|怎么传|如何传|写死|怎么填"
+    r"|(?i:\bwhat\s+(?:is|are)\s+\S+\s+for\b|\bdo\s+i\s+need\b|\bhow\s+(?:is|are)\s+\S+\s+passed\b)"
+)
+_DECLINES_VALUE = re.compile(
+    r"不用告诉我具体值|不用告诉我|不要告诉我|不用发|(?i:don'?t\s+(?:tell|give|show)\s+me)")
+_ASKS_VALUE = re.compile(
+    r"发我|发给我|给我|告诉我|具体值|完整|拼出来|编码|前\s*\d+\s*位"
+    r"|(?i:\b(?:give|tell|show|send|paste|spell|encode|decode)\b|base64"
+    r"|\bwhat(?:'s|\s+is)\s+the\s+(?:\S+\s+){0,3}(?:password|key|token|dsn)\b)"
 )
 
 # Topics whose instructions cause serious harm, in both languages. Whole words for English so that
@@ -84,11 +111,21 @@ def is_harmful(text: str) -> bool:
     return bool(_HARMFUL_EN.search(text) or _HARMFUL_ZH.search(text))
 
 
+def _asks_for_credential(question: str) -> bool:
+    named = _CREDENTIAL.search(question) or (
+        _SSH_LOGIN_PARTS.search(question) and not _SSH_TUNNEL.search(question))
+    return bool(named) and not _asks_only_purpose(question)
+
+
+def _asks_only_purpose(question: str) -> bool:
+    return bool(_ASKS_PURPOSE.search(question)) and not _ASKS_VALUE.search(_DECLINES_VALUE.sub("", question))
+
+
 def check_request(question: str) -> Verdict | None:
     """A refusal verdict when the question must not reach retrieval or the LLM, else None."""
     if is_harmful(question):
         return Verdict("harmful")
-    if _CREDENTIAL.search(question):
+    if _asks_for_credential(question):
         return Verdict("credential")
     if _INJECTION.search(question):
         return Verdict("injection")

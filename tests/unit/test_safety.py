@@ -1,6 +1,9 @@
 """Refusals happen before retrieval and the LLM; ordinary LLM vocabulary is not mistaken for them."""
 
+from pathlib import Path
+
 import pytest
+import yaml
 
 from llm_fallback.answer.pipeline import answer_question
 from llm_fallback.answer.safety import check_request, filter_output, is_harmful
@@ -21,6 +24,22 @@ from llm_fallback.llm.control_tokens import neutralise_control_tokens
 ])
 def test_credential_requests_are_refused(question):
     assert check_request(question).reason == "credential"
+
+
+PROBES = yaml.safe_load((Path(__file__).parents[1] / "credential_requests.yml").read_text(encoding="utf-8"))
+
+
+@pytest.mark.parametrize("question", [item["q"] for item in PROBES["refuse"]])
+def test_credential_requests_by_other_names_are_refused(question):
+    """A login by its parts, one key's digits, a database client's full command, a link's signed part."""
+    verdict = check_request(question)
+    assert verdict is not None and verdict.reason == "credential"
+
+
+@pytest.mark.parametrize("question", [item["q"] for item in PROBES["answer"]] + [
+    "How do I forward a port over ssh to reach Jupyter?", "ssh 端口转发怎么配置？"])
+def test_questions_about_what_a_credential_setting_does_go_to_the_notes(question):
+    assert check_request(question) is None
 
 
 @pytest.mark.parametrize("question", [
