@@ -58,6 +58,12 @@ class ItemList:
         return "\n".join(lines)
 
 
+def without_item_marker(line: str) -> str:
+    """`line` without its list marker ("- ", "1. ", "1.", "（1）"), stripped."""
+    match = _ITEM.match(line)
+    return match.group(1) if match else line.strip()
+
+
 def _clean(line: str) -> str:
     return _MARKUP.sub("", line).strip(" #>*\t")
 

@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
-from llm_fallback.answer.lists import missing_items
+from llm_fallback.answer.lists import missing_items, without_item_marker
 from llm_fallback.answer.prompt import (
     EXTRACT_BUDGET,
     NOT_IN_NOTES,
@@ -112,13 +112,10 @@ def failed_checks(text: str, passages: Sequence[Passage], lang: Lang) -> list[st
     return failures
 
 
-_ITEM_MARK = re.compile(r"^\s*(?:\d{1,2}[.)、]|[-*])\s*")
-
-
 def repeats_itself(text: str) -> bool:
     """A small model at temperature 0 can fall into a loop ("1. 暴搜 / 2. 二分查找 / 3. 二分查找 / …"):
-    the same line, list numbers aside, three times or more."""
-    lines = Counter(_ITEM_MARK.sub("", line).strip() for line in text.splitlines())
+    the same line, list markers aside, three times or more."""
+    lines = Counter(without_item_marker(line) for line in text.splitlines())
     return any(count >= 3 for line, count in lines.items() if len(line) >= 2)
 
 
@@ -210,9 +207,6 @@ def answer_question(question: str, retriever: Searcher | None = None, llm: LLM |
     # A secret the user pasted must not reach the index query, the prompt or a log line.
     question = redact(question).text
     hits = (retriever or get_retriever()).search(question, k=k)
-    # Meaning similarity finds the sentences a term match misses (answer.prompt.best_sentences); the
-    # stub searchers of tests have no encoder behind them.
-    similarity = get_embedder().similarity_to(question) if retriever is None else None
     # A passage that names a harmful topic reaches neither the prompt nor a quote, nor the topics list.
     safe = [h for h in hits if not _harmful_passage(h.text)]
     relevant = [h for h in safe if h.relevant]
@@ -222,6 +216,10 @@ def answer_question(question: str, retriever: Searcher | None = None, llm: LLM |
     if not relevant and any(h.relevance >= CLEAR_MATCH for h in hits):
         log.info("refused: harmful passages")
         return done(Verdict("harmful").reply(lang), "refused")
+    # Meaning similarity finds the sentences a term match misses (answer.prompt.best_sentences); it
+    # costs an encoding, so only when there are passages to trim. The stub searchers of tests have no
+    # encoder behind them.
+    similarity = get_embedder().similarity_to(question) if relevant and retriever is None else None
     passages = select_passages(relevant, question, budgets, similarity)
     if not passages:
         return done(_not_covered(safe, lang), "not_covered")
