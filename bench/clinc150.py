@@ -48,6 +48,7 @@ ASSISTANT_ONLY = {"rasa_addons.substance_gate.SubstanceGate", "ResponseSelector"
 EARLIER = {
     "stock Rasa 3.6 DIET (threshold 0.3)": {"in_scope": 89.7, "oos_recall": 12.8, "train_min": 36},
     "this pipeline before the change (0.55)": {"in_scope": 87.8, "oos_recall": 65.2, "train_min": 68},
+    "DIET + sentence vector, 40 epochs (0.55)": {"in_scope": 79.6, "oos_recall": 82.0, "train_min": 26.5},
 }
 
 
