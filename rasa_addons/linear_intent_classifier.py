@@ -1,10 +1,10 @@
 """NLU component: intents by a logistic regression over the message's sentence features, the sparse
 word and character counts and the dense sentence vector together.
 
-Why beside DIET: on CLINC150 (150 intents, 100 examples each) DIET over the same features reached
-about 86% in-scope accuracy at 40 epochs, a linear model about 95%, trained in minutes. A linear
-model's probabilities are also calibrated enough that one threshold separates out-of-scope queries.
-DIET still extracts the entities.
+Why beside DIET: on CLINC150 (150 intents, 100 examples each; test split, out-of-scope recall kept
+at 60% or more) DIET over the same features reached at best 85.4% in-scope accuracy at 40 epochs,
+this model alone 93.6%, trained in minutes. On the assistant's own held-out messages the two err on
+different messages, so config.yml blends them. DIET still extracts the entities.
 
 Each block is L2-normalised before they are joined, so that long messages (large counts) and the
 dense vector weigh alike; `dense_weight` scales the dense block against the sparse one. The fitted
@@ -55,7 +55,8 @@ class LinearIntentClassifier(IntentClassifier, GraphComponent):
     @staticmethod
     def get_default_config() -> dict[str, Any]:
         return {
-            # Inverse regularisation: 10 was best on CLINC150's val split among 1, 10 and 50.
+            # Inverse regularisation. 1 underfits: over CLINC150's sentence vectors alone, 92.9%
+            # in-scope accuracy against 94.4% at 10; 50 and 100 gained less than half a point.
             "C": 10.0,
             "dense_weight": 1.0,
             # Weight of the ranking an earlier classifier (DIET) left on the message, blended with
@@ -157,9 +158,12 @@ class LinearIntentClassifier(IntentClassifier, GraphComponent):
         return (1 - weight) * row + weight * theirs
 
     def process(self, messages: list[Message]) -> list[Message]:
-        if self._coef is None or not messages:
+        # A message with no sentence features (empty text) keeps what earlier classifiers said.
+        featurised = [m for m in messages if m.get_sparse_features(TEXT)[1] is not None
+                      or m.get_dense_features(TEXT)[1] is not None]
+        if self._coef is None or not featurised:
             return messages
-        for message, ours in zip(messages, self.probabilities(messages), strict=True):
+        for message, ours in zip(featurised, self.probabilities(featurised), strict=True):
             row = self._blended(message, ours)
             order = np.argsort(-row)[: int(self._config["ranking_length"])]
             ranking = [{"name": self._intents[i], "confidence": float(row[i])} for i in order]
