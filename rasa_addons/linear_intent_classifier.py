@@ -25,6 +25,7 @@ from rasa.engine.storage.storage import ModelStorage
 from rasa.nlu.classifiers.classifier import IntentClassifier
 from rasa.nlu.featurizers.featurizer import Featurizer
 from rasa.shared.nlu.constants import INTENT, INTENT_RANKING_KEY, TEXT
+from rasa.shared.nlu.training_data.features import Features
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
@@ -37,6 +38,25 @@ def _l2_rows(matrix: sp.csr_matrix) -> sp.csr_matrix:
     norms = np.sqrt(np.asarray(matrix.multiply(matrix).sum(axis=1))).ravel()
     norms[norms == 0] = 1.0
     return sp.diags(1.0 / norms) @ matrix
+
+
+# A message's sparse and dense sentence features (each None when no featurizer made it).
+SentenceFeatures = tuple[Features | None, Features | None]
+
+
+def _sentence_features(message: Message) -> SentenceFeatures:
+    return message.get_sparse_features(TEXT)[1], message.get_dense_features(TEXT)[1]
+
+
+def _normalised_block(rows: list[Features | None]) -> sp.csr_matrix | None:
+    """One sentence-feature row per message, L2-normalised; a message without any gets zeros.
+    None when no message has this kind of feature."""
+    present = [f for f in rows if f is not None]
+    if not present:
+        return None
+    width = present[0].features.shape[-1]
+    return _l2_rows(sp.vstack([sp.csr_matrix(f.features) if f is not None else sp.csr_matrix((1, width))
+                               for f in rows]).tocsr())
 
 
 def softmax(scores: np.ndarray) -> np.ndarray:
@@ -88,20 +108,14 @@ class LinearIntentClassifier(IntentClassifier, GraphComponent):
                execution_context: ExecutionContext) -> LinearIntentClassifier:
         return cls(config, model_storage, resource)
 
-    def _features(self, messages: list[Message]) -> sp.csr_matrix:
+    def _features(self, sentence_features: list[SentenceFeatures]) -> sp.csr_matrix:
         blocks = []
-        sparse_rows = [m.get_sparse_features(TEXT)[1] for m in messages]
-        if any(f is not None for f in sparse_rows):
-            width = next(f.features.shape[-1] for f in sparse_rows if f is not None)
-            blocks.append(_l2_rows(sp.vstack([
-                sp.csr_matrix(f.features) if f is not None else sp.csr_matrix((1, width))
-                for f in sparse_rows]).tocsr()))
-        dense_rows = [m.get_dense_features(TEXT)[1] for m in messages]
-        if any(f is not None for f in dense_rows):
-            width = next(f.features.shape[-1] for f in dense_rows if f is not None)
-            dense = np.vstack([f.features.reshape(1, -1) if f is not None else np.zeros((1, width))
-                               for f in dense_rows])
-            blocks.append(_l2_rows(sp.csr_matrix(dense)) * float(self._config["dense_weight"]))
+        sparse = _normalised_block([sparse for sparse, _ in sentence_features])
+        if sparse is not None:
+            blocks.append(sparse)
+        dense = _normalised_block([dense for _, dense in sentence_features])
+        if dense is not None:
+            blocks.append(dense * float(self._config["dense_weight"]))
         if not blocks:
             raise ValueError("LinearIntentClassifier needs a featurizer before it in the pipeline")
         return sp.hstack(blocks).tocsr()
@@ -114,7 +128,8 @@ class LinearIntentClassifier(IntentClassifier, GraphComponent):
             logger.warning("linear_intent_classifier.skipped reason=fewer_than_two_intents")
             return self._resource
         model = LogisticRegression(C=float(self._config["C"]), max_iter=int(self._config["max_iter"]))
-        model.fit(self._features(examples), [e.get(INTENT) for e in examples])
+        model.fit(self._features([_sentence_features(e) for e in examples]),
+                  [e.get(INTENT) for e in examples])
         self._intents = [str(c) for c in model.classes_]
         self._coef, self._intercept = model.coef_, model.intercept_
         if len(self._intents) == 2:
@@ -140,17 +155,15 @@ class LinearIntentClassifier(IntentClassifier, GraphComponent):
             logger.warning("linear_intent_classifier.untrained: intents are left to earlier classifiers")
         return component
 
-    def probabilities(self, messages: list[Message]) -> np.ndarray:
+    def probabilities(self, sentence_features: list[SentenceFeatures]) -> np.ndarray:
         """(messages, intents) probabilities, in the order of `self._intents`."""
         assert self._coef is not None and self._intercept is not None
-        return softmax(np.asarray(self._features(messages) @ self._coef.T) + self._intercept)
+        return softmax(np.asarray(self._features(sentence_features) @ self._coef.T) + self._intercept)
 
-    def _blended(self, message: Message, row: np.ndarray) -> np.ndarray:
+    def _blended(self, row: np.ndarray, earlier: list[dict[str, Any]], column: dict[str, int]) -> np.ndarray:
         weight = float(self._config["earlier_weight"])
-        earlier = message.get(INTENT_RANKING_KEY) or []
         if weight == 0 or not earlier:
             return row
-        column = {name: i for i, name in enumerate(self._intents)}
         theirs = np.zeros_like(row)
         for entry in earlier:
             if entry["name"] in column:
@@ -158,13 +171,17 @@ class LinearIntentClassifier(IntentClassifier, GraphComponent):
         return (1 - weight) * row + weight * theirs
 
     def process(self, messages: list[Message]) -> list[Message]:
-        # A message with no sentence features (empty text) keeps what earlier classifiers said.
-        featurised = [m for m in messages if m.get_sparse_features(TEXT)[1] is not None
-                      or m.get_dense_features(TEXT)[1] is not None]
-        if self._coef is None or not featurised:
+        if self._coef is None or not messages:
             return messages
-        for message, ours in zip(featurised, self.probabilities(featurised), strict=True):
-            row = self._blended(message, ours)
+        # A message with no sentence features (empty text) keeps what earlier classifiers said.
+        with_features = [(m, _sentence_features(m)) for m in messages]
+        featurised = [(m, f) for m, f in with_features if any(part is not None for part in f)]
+        if not featurised:
+            return messages
+        column = {name: i for i, name in enumerate(self._intents)}
+        probabilities = self.probabilities([f for _, f in featurised])
+        for (message, _), ours in zip(featurised, probabilities, strict=True):
+            row = self._blended(ours, message.get(INTENT_RANKING_KEY) or [], column)
             order = np.argsort(-row)[: int(self._config["ranking_length"])]
             ranking = [{"name": self._intents[i], "confidence": float(row[i])} for i in order]
             message.set(INTENT, ranking[0], add_to_output=True)
