@@ -3,11 +3,13 @@ word and character counts and the dense sentence vector together.
 
 Why beside DIET: on CLINC150 (150 intents, 100 examples each; test split, out-of-scope recall kept
 at 60% or more) DIET over the same features reached at best 85.4% in-scope accuracy at 40 epochs,
-this model alone 93.6%, trained in minutes. On the assistant's own held-out messages the two err on
-different messages, so config.yml blends them. DIET still extracts the entities.
+this model alone 93.6%, trained in minutes. On the assistant's own data it is the better of the two
+as well, and a little of DIET's ranking blended in helps (config.yml). DIET still extracts the
+entities.
 
-Each block is L2-normalised before they are joined, so that long messages (large counts) and the
-dense vector weigh alike; `dense_weight` scales the dense block against the sparse one. The fitted
+The sparse counts may be log-scaled (`sublinear_counts`). Each block is L2-normalised before they
+are joined, so that long messages (large counts) and the dense vector weigh alike; `dense_weight`
+scales the dense block against the sparse one. The fitted
 weights are stored as plain arrays (no pickle) and applied with numpy: no scikit-learn at parse time.
 """
 
@@ -48,15 +50,15 @@ def _sentence_features(message: Message) -> SentenceFeatures:
     return message.get_sparse_features(TEXT)[1], message.get_dense_features(TEXT)[1]
 
 
-def _normalised_block(rows: list[Features | None]) -> sp.csr_matrix | None:
-    """One sentence-feature row per message, L2-normalised; a message without any gets zeros.
-    None when no message has this kind of feature."""
+def _stacked(rows: list[Features | None]) -> sp.csr_matrix | None:
+    """One sentence-feature row per message; a message without any gets zeros. None when no message
+    has this kind of feature."""
     present = [f for f in rows if f is not None]
     if not present:
         return None
     width = present[0].features.shape[-1]
-    return _l2_rows(sp.vstack([sp.csr_matrix(f.features) if f is not None else sp.csr_matrix((1, width))
-                               for f in rows]).tocsr())
+    return sp.vstack([sp.csr_matrix(f.features) if f is not None else sp.csr_matrix((1, width))
+                      for f in rows]).tocsr()
 
 
 def softmax(scores: np.ndarray) -> np.ndarray:
@@ -78,7 +80,12 @@ class LinearIntentClassifier(IntentClassifier, GraphComponent):
             # Inverse regularisation. 1 underfits: over CLINC150's sentence vectors alone, 92.9%
             # in-scope accuracy against 94.4% at 10; 50 and 100 gained less than half a point.
             "C": 10.0,
-            "dense_weight": 1.0,
+            # The dense sentence vector weighs twice the sparse counts, which are log-scaled (a word
+            # said three times is not three times the evidence). 5-fold cross-validation of this model
+            # alone on data/nlu.yml: 0.893 with raw counts and weight 1, 0.892 log-scaled, 0.900 / 0.913
+            # / 0.910 / 0.908 log-scaled with weights 1.5 / 2 / 3 / 4.
+            "dense_weight": 2.0,
+            "sublinear_counts": True,
             # Weight of the ranking an earlier classifier (DIET) left on the message, blended with
             # this one's probabilities; 0 replaces it.
             "earlier_weight": 0.0,
@@ -110,12 +117,15 @@ class LinearIntentClassifier(IntentClassifier, GraphComponent):
 
     def _features(self, sentence_features: list[SentenceFeatures]) -> sp.csr_matrix:
         blocks = []
-        sparse = _normalised_block([sparse for sparse, _ in sentence_features])
+        sparse = _stacked([sparse for sparse, _ in sentence_features])
         if sparse is not None:
-            blocks.append(sparse)
-        dense = _normalised_block([dense for _, dense in sentence_features])
+            if self._config["sublinear_counts"]:
+                sparse = sparse.astype(float)  # a copy: the message's own features stay as they are
+                sparse.data = np.log1p(sparse.data)
+            blocks.append(_l2_rows(sparse))
+        dense = _stacked([dense for _, dense in sentence_features])
         if dense is not None:
-            blocks.append(dense * float(self._config["dense_weight"]))
+            blocks.append(_l2_rows(dense) * float(self._config["dense_weight"]))
         if not blocks:
             raise ValueError("LinearIntentClassifier needs a featurizer before it in the pipeline")
         return sp.hstack(blocks).tocsr()
