@@ -11,10 +11,10 @@ from tests.servers import MODEL, RASA, ROOT, base_env
 # Held-out tests/nlu_test.yml (273 messages, both languages). Training repeats exactly (`make train`:
 # fixed hash seed, deterministic TensorFlow kernels, no component cache; two trainings from scratch gave
 # the same predictions to the last digit), so these floors are the measured figures less a stated
-# tolerance of about three messages, not a spread between trainings. Measured at stop 25, with DIET's
-# intents blended with the linear classifier's: intent accuracy 0.974 (DIET alone: 0.967), entity
-# micro F1 0.963. Issue 19's target is 0.97 for both.
-MIN_INTENT_ACCURACY = 0.963
+# tolerance of about three messages, not a spread between trainings. Measured at stop 26, the linear
+# classifier's intents with a fifth of DIET's blended in: intent accuracy 0.978 (stop 25, half and
+# half: 0.974; DIET alone: 0.967), entity micro F1 0.963. Issue 19's target is 0.97 for both.
+MIN_INTENT_ACCURACY = 0.967
 MIN_ENTITY_F1 = 0.95
 
 
