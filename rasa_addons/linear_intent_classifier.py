@@ -9,8 +9,8 @@ entities.
 
 The sparse counts may be log-scaled (`sublinear_counts`). Each block is L2-normalised before they
 are joined, so that long messages (large counts) and the dense vector weigh alike; `dense_weight`
-scales the dense block against the sparse one. The fitted
-weights are stored as plain arrays (no pickle) and applied with numpy: no scikit-learn at parse time.
+scales the dense block against the sparse one. The fitted weights are stored as plain arrays (no
+pickle) and applied with numpy: no scikit-learn at parse time.
 """
 
 from __future__ import annotations
@@ -120,7 +120,7 @@ class LinearIntentClassifier(IntentClassifier, GraphComponent):
         sparse = _stacked([sparse for sparse, _ in sentence_features])
         if sparse is not None:
             if self._config["sublinear_counts"]:
-                sparse = sparse.astype(float)  # a copy: the message's own features stay as they are
+                sparse = sparse.astype(float)  # counts may come as integers; log1p needs floats
                 sparse.data = np.log1p(sparse.data)
             blocks.append(_l2_rows(sparse))
         dense = _stacked([dense for _, dense in sentence_features])
