@@ -22,7 +22,7 @@ from typing import Any
 
 import yaml
 
-from bench.clinc150 import ASSISTANT_ONLY, FALLBACK_INTENT
+from bench.clinc150 import FALLBACK_INTENT, pipeline_config
 
 ROOT = Path(__file__).resolve().parent.parent
 WEIGHTS = [0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.8, 1.0]
@@ -31,14 +31,11 @@ LINEAR = "LinearIntentClassifier"
 
 
 def nlu_config(config_path: Path) -> dict:
-    config = yaml.safe_load(config_path.read_text(encoding="utf-8"))
-    pipeline = [dict(c) for c in config["pipeline"] if c["name"] not in ASSISTANT_ONLY]
-    for component in pipeline:
-        if "dictionary_path" in component:
-            component["dictionary_path"] = str(ROOT / component["dictionary_path"])
-    if not any(c["name"].endswith(LINEAR) for c in pipeline):
+    """config.yml's NLU part, as the CLINC150 bench trains it."""
+    config, _, _ = pipeline_config(config_path, epochs=None)
+    if not any(c["name"].endswith(LINEAR) for c in config["pipeline"]):
         raise SystemExit(f"{config_path} has no {LINEAR}: there is nothing to blend")
-    return {"recipe": "default.v1", "language": config.get("language", "en"), "pipeline": pipeline}
+    return config
 
 
 def folds(nlu_path: Path, n: int) -> list[tuple[str, list[tuple[str, str]]]]:
