@@ -165,6 +165,15 @@ def chosen_on_val(val: list[Parsed]) -> tuple[float, float]:
     return max(((t, a) for a in AMBIGUITIES for t in THRESHOLDS), key=balance)
 
 
+def chosen_on_val_for_recall_floor(val: list[Parsed]) -> tuple[float, float] | None:
+    """The thresholds that give the best in-scope accuracy on val while keeping out-of-scope recall
+    at the floor there: issue 19's operating point, chosen without looking at test."""
+    kept = [(t, a) for a in AMBIGUITIES for t in THRESHOLDS
+            if figures(val, t, a).oos_recall >= OOS_RECALL_FLOOR]
+    return max(kept, key=lambda pair: (figures(val, *pair).in_scope_accuracy, -pair[1], -pair[0]),
+               default=None)
+
+
 def best_with_recall_floor(curve: list[Figures]) -> Figures | None:
     """The curve's point with the best in-scope accuracy among those keeping out-of-scope recall at
     the floor or above (read off the test split: an upper bound, not a tuned result)."""
@@ -224,6 +233,8 @@ def main(argv: list[str] | None = None) -> None:
 
     at_config = figures(test, threshold, ambiguity)
     at_val = figures(test, *chosen_on_val(val))
+    floor_pair = chosen_on_val_for_recall_floor(val)
+    at_val_floor = figures(test, *floor_pair) if floor_pair else None
     # The curve keeps the val-chosen ambiguity threshold and moves the fallback threshold.
     curve = [figures(test, t, at_val.ambiguity) for t in THRESHOLDS]
     ceiling = best_with_recall_floor(curve)
@@ -234,6 +245,7 @@ def main(argv: list[str] | None = None) -> None:
         "parse_ms": {"median": round(1000 * statistics.median(seconds), 1),
                      "p95": round(1000 * percentile(seconds, 0.95), 1)},
         "at_config_threshold": asdict(at_config), "at_val_threshold": asdict(at_val),
+        "at_val_threshold_for_oos_recall_floor": asdict(at_val_floor) if at_val_floor else None,
         "best_with_oos_recall_floor": asdict(ceiling) if ceiling else None,
         "curve": [asdict(f) for f in curve], "earlier": EARLIER,
     }
@@ -250,6 +262,8 @@ def main(argv: list[str] | None = None) -> None:
     print(f"{'':42} {'thr':>5} {'amb':>5} {'in-scope':>9} {'oos rec':>8} {'oos prec':>9} {'flagged':>8}")
     rows = [("this pipeline, config.yml's thresholds", at_config),
             ("this pipeline, thresholds chosen on val", at_val)]
+    if at_val_floor:
+        rows.append((f"chosen on val for oos recall >= {OOS_RECALL_FLOOR:.0f}", at_val_floor))
     if ceiling:
         rows.append((f"best on test with oos recall >= {OOS_RECALL_FLOOR:.0f}", ceiling))
     for name, f in rows:

@@ -29,3 +29,17 @@ def test_the_best_point_keeps_the_recall_floor() -> None:
     best = best_with_recall_floor(curve)
     assert best is not None and best.threshold == 0.7 and best.oos_recall == 100.0
     assert best_with_recall_floor(curve[:2]) is None
+
+
+def test_the_val_choice_for_the_floor_keeps_recall_there_and_then_maximises_in_scope_accuracy() -> None:
+    from bench.clinc150 import chosen_on_val_for_recall_floor
+
+    val = [Parsed("a", "a", 0.9, 0.9), Parsed("a", "a", 0.5, 0.5), Parsed(OOS_LABEL, "a", 0.3, 0.3),
+           Parsed(OOS_LABEL, "a", 0.6, 0.6)]
+    threshold, ambiguity = chosen_on_val_for_recall_floor(val)
+    # One of two out-of-scope queries is below the floor of 60%: both must be caught, which costs the
+    # less confident in-scope query; the lowest threshold that does it is taken.
+    assert (threshold, ambiguity) == (0.61, 0.0)
+    assert figures(val, threshold, ambiguity).in_scope_accuracy == 50.0
+    unreachable = [Parsed("a", "a", 0.9, 0.9), Parsed(OOS_LABEL, "a", 1.0, 1.0)]
+    assert chosen_on_val_for_recall_floor(unreachable) is None
