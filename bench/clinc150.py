@@ -154,24 +154,27 @@ AMBIGUITIES = [0.0, 0.02, 0.05, 0.1]
 OOS_RECALL_FLOOR = 60.0  # issue 19's target pairs in-scope accuracy with at least this recall
 
 
-def chosen_on_val(val: list[Parsed]) -> tuple[float, float]:
+def val_grid(val: list[Parsed]) -> list[Figures]:
+    """Val's figures at every pair of fallback and ambiguity thresholds, each computed once."""
+    return [figures(val, t, a) for a in AMBIGUITIES for t in THRESHOLDS]
+
+
+def chosen_on_val(grid: list[Figures]) -> tuple[float, float]:
     """The fallback and ambiguity thresholds with the best mean of in-scope accuracy and
     out-of-scope recall on val (the paper weighs the two equally; ties go to the lower thresholds,
     which flag fewer in-scope queries)."""
-    def balance(pair: tuple[float, float]) -> tuple[float, float, float]:
-        f = figures(val, *pair)
-        return f.in_scope_accuracy + f.oos_recall, -pair[1], -pair[0]
-
-    return max(((t, a) for a in AMBIGUITIES for t in THRESHOLDS), key=balance)
+    best = max(grid, key=lambda f: (f.in_scope_accuracy + f.oos_recall, -f.ambiguity, -f.threshold))
+    return best.threshold, best.ambiguity
 
 
-def chosen_on_val_for_recall_floor(val: list[Parsed]) -> tuple[float, float] | None:
+def chosen_on_val_for_recall_floor(grid: list[Figures]) -> tuple[float, float] | None:
     """The thresholds that give the best in-scope accuracy on val while keeping out-of-scope recall
     at the floor there: issue 19's operating point, chosen without looking at test."""
-    kept = [(t, a) for a in AMBIGUITIES for t in THRESHOLDS
-            if figures(val, t, a).oos_recall >= OOS_RECALL_FLOOR]
-    return max(kept, key=lambda pair: (figures(val, *pair).in_scope_accuracy, -pair[1], -pair[0]),
-               default=None)
+    kept = [f for f in grid if f.oos_recall >= OOS_RECALL_FLOOR]
+    if not kept:
+        return None
+    best = max(kept, key=lambda f: (f.in_scope_accuracy, -f.ambiguity, -f.threshold))
+    return best.threshold, best.ambiguity
 
 
 def best_with_recall_floor(curve: list[Figures]) -> Figures | None:
@@ -232,8 +235,9 @@ def main(argv: list[str] | None = None) -> None:
     test, seconds = asyncio.run(parse_all(model, data["test"] + data["oos_test"]))
 
     at_config = figures(test, threshold, ambiguity)
-    at_val = figures(test, *chosen_on_val(val))
-    floor_pair = chosen_on_val_for_recall_floor(val)
+    grid = val_grid(val)
+    at_val = figures(test, *chosen_on_val(grid))
+    floor_pair = chosen_on_val_for_recall_floor(grid)
     at_val_floor = figures(test, *floor_pair) if floor_pair else None
     # The curve keeps the val-chosen ambiguity threshold and moves the fallback threshold.
     curve = [figures(test, t, at_val.ambiguity) for t in THRESHOLDS]

@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-from bench.clinc150 import OOS_INTENT, OOS_LABEL, Parsed, best_with_recall_floor, chosen_on_val, figures
+from bench.clinc150 import (
+    OOS_INTENT,
+    OOS_LABEL,
+    Parsed,
+    best_with_recall_floor,
+    chosen_on_val,
+    chosen_on_val_for_recall_floor,
+    figures,
+    val_grid,
+)
 
 
 def test_figures_count_a_flagged_in_scope_query_as_wrong_and_a_flagged_oos_query_as_caught() -> None:
@@ -18,7 +27,7 @@ def test_figures_count_a_flagged_in_scope_query_as_wrong_and_a_flagged_oos_query
 
 def test_val_choice_drops_the_ambiguity_threshold_when_it_only_flags_in_scope_queries() -> None:
     val = [Parsed("a", "a", 0.9, 0.04), Parsed("b", "b", 0.8, 0.5), Parsed(OOS_LABEL, "a", 0.3, 0.2)]
-    threshold, ambiguity = chosen_on_val(val)
+    threshold, ambiguity = chosen_on_val(val_grid(val))
     assert ambiguity == 0.0
     assert 0.3 < threshold <= 0.8  # catches the out-of-scope query, keeps both in-scope ones
 
@@ -32,14 +41,12 @@ def test_the_best_point_keeps_the_recall_floor() -> None:
 
 
 def test_the_val_choice_for_the_floor_keeps_recall_there_and_then_maximises_in_scope_accuracy() -> None:
-    from bench.clinc150 import chosen_on_val_for_recall_floor
-
     val = [Parsed("a", "a", 0.9, 0.9), Parsed("a", "a", 0.5, 0.5), Parsed(OOS_LABEL, "a", 0.3, 0.3),
            Parsed(OOS_LABEL, "a", 0.6, 0.6)]
-    threshold, ambiguity = chosen_on_val_for_recall_floor(val)
+    threshold, ambiguity = chosen_on_val_for_recall_floor(val_grid(val))
     # One of two out-of-scope queries is below the floor of 60%: both must be caught, which costs the
     # less confident in-scope query; the lowest threshold that does it is taken.
     assert (threshold, ambiguity) == (0.61, 0.0)
     assert figures(val, threshold, ambiguity).in_scope_accuracy == 50.0
     unreachable = [Parsed("a", "a", 0.9, 0.9), Parsed(OOS_LABEL, "a", 1.0, 1.0)]
-    assert chosen_on_val_for_recall_floor(unreachable) is None
+    assert chosen_on_val_for_recall_floor(val_grid(unreachable)) is None
