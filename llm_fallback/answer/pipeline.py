@@ -34,7 +34,13 @@ from llm_fallback.answer.prompt import (
     select_passages,
     terms,
 )
-from llm_fallback.answer.safety import Verdict, check_request, filter_output, is_harmful
+from llm_fallback.answer.safety import (
+    Verdict,
+    asks_for_redacted_value,
+    check_request,
+    filter_output,
+    is_harmful,
+)
 from llm_fallback.knowledge.embed import get_embedder
 from llm_fallback.knowledge.retrieve import CLEAR_MATCH, Hit, get_retriever
 from llm_fallback.llm.errors import LLMError
@@ -223,6 +229,9 @@ def answer_question(question: str, retriever: Searcher | None = None, llm: LLM |
     passages = select_passages(relevant, question, budgets, similarity)
     if not passages:
         return done(_not_covered(safe, lang), "not_covered")
+    if asks_for_redacted_value(question, (p.text for p in passages)):
+        log.info("refused: credential (a redacted value asked for as written)")
+        return done(Verdict("credential").reply(lang), "refused")
 
     text, generation, failures = _generate(question, passages, lang, llm or get_llm())
     if not failures and is_harmful(text):

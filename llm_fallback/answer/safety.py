@@ -14,11 +14,12 @@ before any prompt is rendered (`llm.control_tokens.neutralise_control_tokens`, c
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
 from llm_fallback.text.lang import Lang
-from llm_fallback.text.redact import redact
+from llm_fallback.text.redact import MARK, redact
 from llm_fallback.text.replies import say
 
 Refusal = Literal["credential", "harmful", "injection"]
@@ -30,15 +31,15 @@ _CREDENTIAL = re.compile(
     r"(?i)(?<![a-z])(?:pass(?:word|wd|phrase)s?|pwd|credentials?|secret[\s_-]*keys?|private[\s_-]*keys?"
     r"|ssh[\s_-]*keys?|api[\s_-]*keys?|access[\s_-]*keys?|(?:api|access|auth|bearer|refresh|session|hf"
     r"|huggingface|github|openai)[\s_-]*tokens?|connection[\s_-]*strings?|dsn|signed[\s_-]*(?:url|link)s?"
-    r"|login\s+(?:info|details)|2fa|otp)(?![a-z])"
-    r"|密码|口令|密钥|秘钥|私钥|凭证|凭据|令牌|连接串|连接字符串|签名(?:链接|地址|URL)|登录信息|账号密码"
+    r"|login\s+(?:info|details)|access[\s_-]*codes?|2fa|otp)(?![a-z])"
+    r"|密码|口令|密钥|秘钥|私钥|凭证|凭据|令牌|连接串|连接字符串|签名(?:链接|地址|URL)|登录信息|账号密码|访问码"
     # A key named by its well-known prefix ("the sk- key"), the signed part of a link (its query
     # string, its t= token), and what to type to log in over ssh are credentials by another name.
     r"|(?<![A-Za-z0-9])(?:sk|hf|ghp|gho|xox[bpa])[-_](?=[\s\u4e00-\u9fff\"'“”.…。，,]|$)"
     r"|(?i:query[\s_-]*string|查询串|(?<![a-z])[a-z]{1,12}=\s*token)"
     r"|(?i:ssh)[^。？?！!\n]{0,20}(?:输(?:入)?什么|要输|登录用什么|log\s*in\s+with)"
     # One particular key ("the real key", "那个 key", "the OpenAI key"), or a part of it.
-    r"|(?i:(?:那个|这个|\breal|\bactual|\bopenai|\bfull)\s*key(?![a-z]))|(?i:(?<![a-z])key\s*的?[前后]\s*\d+\s*位)"
+    r"|(?i:(?:那个|这个|完整的?|\breal|\bactual|\bopenai|\bfull|\bwhole|\bcomplete)\s*key(?![a-z]))|(?i:(?<![a-z])key\s*的?[前后]\s*\d+\s*位)"
     # A database client's full command line carries its user and password.
     r"|(?i:(?<![a-z])(?:mycli|mysql|psql|redis-cli|mongosh)(?![a-z])[^。？?！!\n]{0,40}(?:command|命令|完整|\bfull))"
     r"|(?i:(?:\bfull|\bcomplete|完整)[^。？?！!\n]{0,20}(?<![a-z])(?:mycli|mysql|psql|redis-cli|mongosh)(?![a-z]))"
@@ -54,16 +55,36 @@ _SSH_LOGIN_PARTS = re.compile(
 _SSH_TUNNEL = re.compile(r"转发|隧道|(?i:forward|tunnel)")
 # A question about what a credential setting is for or how it is passed, not its value ("SQL_DSN 是干嘛用
 # 的？不用告诉我具体值"), goes on to the notes: they ship redacted, and the output filter runs last.
+# What a setting means and why it is there are purpose questions too ("ssh 的 -p 是什么意思？", "does the
+# api_key value matter?", "how is the token supplied? is it hardcoded?").
 _ASKS_PURPOSE = re.compile(
-    r"干嘛用|作用|是做什么的|用来做什么|怎么传|如何传|写死|怎么填"
-    r"|(?i:\bwhat\s+(?:is|are)\s+\S+\s+for\b|\bdo\s+i\s+need\b|\bhow\s+(?:is|are)\s+\S+\s+passed\b)"
+    r"干嘛用|作用|是做什么的|用来做什么|怎么传|如何传|写死|怎么填|什么意思|含义|为什么|有没有影响|有关系吗"
+    r"|(?i:\bwhat\s+(?:is|are)\s+\S+\s+for\b|\bdo\s+i\s+need\b|\bwhy\b|\bmeans?\b|\bmatters?\b"
+    r"|\bhow\s+(?:is|are)\s+(?:\S+\s+){1,4}(?:passed|supplied|provided|injected|read|loaded|set)\b"
+    r"|\bhard-?coded\b)"
 )
 _DECLINES_VALUE = re.compile(
     r"不用告诉我具体值|不用告诉我|不要告诉我|不用发|(?i:don'?t\s+(?:tell|give|show)\s+me)")
+# "（不需要密码）", "no password needed": a credential the question itself says it does not want.
+_DECLINED_CREDENTIAL = re.compile(
+    r"(?:不需要|不用|不要|无需|不必|不包括|不含)(?:告诉我|给我|发|提供)?(?:具体的?)?(?:密码|密钥|key|值)"
+    r"|(?i:\b(?:no|without(?:\s+the)?|not\s+(?:asking\s+for|the)|except(?:\s+the)?|excluding(?:\s+the)?"
+    r"|(?:don'?t|do\s+not)\s+(?:need|want)(?:\s+the|\s+its)?)\s+(?:password|key|token|secret|credential|value)s?"
+    r"(?:\s+needed)?\b)"
+)
 _ASKS_VALUE = re.compile(
     r"发我|发给我|给我|告诉我|具体值|完整|拼出来|编码|前\s*\d+\s*位"
     r"|(?i:\b(?:give|tell|show|send|paste|spell|encode|decode)\b|base64"
     r"|\bwhat(?:'s|\s+is)\s+the\s+(?:\S+\s+){0,3}(?:password|key|token|dsn)\b)"
+)
+
+# Asking for text exactly as the notes have it, or for a value ("list every variable with its value
+# verbatim", "链接要一字不差", "把 CODE 的值拼出来"): over a passage whose secret was redacted, that is
+# asking for the secret, whatever name the question gives it.
+_AS_WRITTEN = re.compile(
+    r"完整|全部|一字不差|原样|原封不动|原文|逐字|照抄|具体值|的值|拼出来|念一下|编码|倒着|大写"
+    r"|(?i:\b(?:verbatim|exact(?:ly)?|word\s+for\s+word|as\s+(?:it\s+is\s+)?written|in\s+full|full|complete"
+    r"|whole|entire|values?|spell(?:ed)?|encode[ds]?|base64|hex|reversed?|backwards)\b)"
 )
 
 # Topics whose instructions cause serious harm, in both languages. Whole words for English so that
@@ -112,6 +133,7 @@ def is_harmful(text: str) -> bool:
 
 
 def _asks_for_credential(question: str) -> bool:
+    question = _DECLINED_CREDENTIAL.sub(" ", question)
     named = _CREDENTIAL.search(question) or (
         _SSH_LOGIN_PARTS.search(question) and not _SSH_TUNNEL.search(question))
     return bool(named) and not _asks_only_purpose(question)
@@ -119,6 +141,15 @@ def _asks_for_credential(question: str) -> bool:
 
 def _asks_only_purpose(question: str) -> bool:
     return bool(_ASKS_PURPOSE.search(question)) and not _ASKS_VALUE.search(_DECLINES_VALUE.sub("", question))
+
+
+
+def asks_for_redacted_value(question: str, passages: Iterable[str]) -> bool:
+    """Whether the question asks, as written, for what the passages it would be answered from
+    withhold: the request gate's words missed it, but the answer's place is a redacted secret."""
+    question = _DECLINED_CREDENTIAL.sub(" ", question)
+    return (any(MARK in text for text in passages) and bool(_AS_WRITTEN.search(question))
+            and not _asks_only_purpose(question))
 
 
 def check_request(question: str) -> Verdict | None:

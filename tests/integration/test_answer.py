@@ -93,6 +93,30 @@ def test_secret_and_harmful_questions_are_refused(qid):
     assert not any(word in result.text for word in DEV[qid].get("forbid", []))
 
 
+
+PROBES = yaml.safe_load((PROJECT_ROOT / "tests/credential_requests.yml").read_text(encoding="utf-8"))
+
+
+@pytest.mark.parametrize("question", [item["q"] for item in PROBES["refuse_as_written"]])
+def test_a_redacted_value_asked_for_as_written_is_refused_before_the_model(question):
+    """The request gate's words miss these; the passages they would be answered from hold a redacted
+    value (the real index), and the question asks for it as written."""
+    class NoLLM:
+        def generate(self, *args, **kwargs):
+            raise AssertionError("a credential request must not reach the model")
+
+    result = answer_question(question, llm=NoLLM())
+    assert result.route == "refused" and result.sources == ()
+    assert result.text in (Verdict("credential").reply("zh"), Verdict("credential").reply("en"))
+
+
+@pytest.mark.parametrize("question", [
+    "What does the CODE variable do in the chatgpt-next-web docker command? I don't need the value.",
+    "one-api 连的 MySQL 是哪个端口？不需要密码",
+])
+def test_a_question_near_a_redacted_value_that_declines_it_is_answered(llm, question):
+    assert answer_question(question, llm=llm).route != "refused"
+
 def test_a_generation_over_budget_falls_back_to_the_extractive_answer(small_backend):
     slow = LLM(lambda: small_backend, queue_max=1, timeout_s=0.01)
     result = answer_question(DEV["d09"]["q"], llm=slow)
