@@ -12,10 +12,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 _LIST_QUESTION = re.compile(
-    r"哪些|哪几|几种|几类|几个|几步|分别|步骤|流程|列出|列举|包括什么|包含什么|有什么(?:方法|方式|类型|种类|组件|部分)"
+    r"哪些|哪几|哪[两二三四五六七八九十\d]+|几种|几类|几个|几步|分别|步骤|流程|列出|列举|包括什么|包含什么"
+    r"|有什么(?:方法|方式|类型|种类|组件|部分)"
     r"|\b(?:what|which) (?:are|were)\b|\blist (?:the|all|of)\b|\bsteps?\b|\bkinds? of\b|\btypes? of\b"
     r"|\bcomponents\b"
-    r"|\bname (?:the|all)\b|\bwhat \w+s (?:do|does|are)\b",
+    r"|\bname (?:the|all)\b|\bwhat \w+s (?:do|does|are)\b"
+    # "Which statuses …", "what other tasks …", "the notes split X into which three families?"
+    r"|\b(?:which|what|(?:two|three|four|five|six|seven|eight|nine|ten))\s+(?:[\w*+-]+\s+){0,3}"
+    r"(?:approaches|statuses|famil(?:y|ies)|frameworks|methods|projects|platforms|fields|tasks|variants|tools"
+    r"|stages|parts|ways|points|items|features|characteristics|advantages|disadvantages|benefits|drawbacks"
+    r"|options|situations|scenarios|techniques|strategies|categories|dimensions|things|elements|keys|libraries"
+    r"|algorithms|formats|commands|switches|requirements|challenges|problems|reasons)\b",
     re.IGNORECASE,
 )
 # "- item", "1. item", "（1）item", and the notes' "1.item" / "2、item" with no space (not "1.5B").
@@ -69,26 +76,41 @@ def _clean(line: str) -> str:
 
 
 def item_lists(text: str) -> list[ItemList]:
-    """The lists of two items or more in `text`, in order. Blank lines and indented continuation
-    lines stay inside a list; any other line ends it and may introduce the next one."""
-    lists: list[ItemList] = []
-    intro, items = "", []
+    """The lists of two items or more in `text`, in order of their first item. Blank lines and
+    indented continuation lines stay inside a list; any other line ends it and may introduce the
+    next one. Items indented under an item are a list of their own, introduced by that item: the
+    notes nest a method's fields under its name ("- DPOTrainer: …" / "  - prompt" / "  - chosen")."""
+    lists: list[tuple[int, ItemList]] = []
+    # The lists still open, outermost first: (indent, position, intro, items).
+    open_lists: list[tuple[int, int, str, list[str]]] = []
+    intro = ""
+    position = 0
 
-    def close() -> None:
-        if len(items) >= 2:
-            lists.append(ItemList(intro, tuple(items)))
+    def close_deeper_than(indent: int) -> None:
+        while open_lists and open_lists[-1][0] > indent:
+            _, at, list_intro, items = open_lists.pop()
+            if len(items) >= 2:
+                lists.append((at, ItemList(list_intro, tuple(items))))
 
     for line in text.splitlines():
         match = _ITEM.match(line)
         if match:
-            items.append(_clean(match.group(1)))
-        elif not line.strip() or (items and line[:1].isspace()):
+            indent = len(line) - len(line.lstrip())
+            item = _clean(match.group(1))
+            close_deeper_than(indent)
+            if open_lists and open_lists[-1][0] == indent:
+                open_lists[-1][3].append(item)
+            else:
+                parent = open_lists[-1][3][-1] if open_lists else intro
+                open_lists.append((indent, position, parent, [item]))
+                position += 1
+        elif not line.strip() or (open_lists and line[:1].isspace()):
             continue
         else:
-            close()
-            intro, items = _clean(line), []
-    close()
-    return lists
+            close_deeper_than(-1)
+            intro = _clean(line)
+    close_deeper_than(-1)
+    return [found for _, found in sorted(lists, key=lambda pair: pair[0])]
 
 
 def best_list(text: str, relevance: Callable[[str], float]) -> ItemList | None:

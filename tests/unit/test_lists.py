@@ -19,6 +19,42 @@ def test_list_questions_in_both_languages() -> None:
     assert not is_list_question("What is continuous batching?")
 
 
+def test_list_questions_by_count_or_plural() -> None:
+    assert is_list_question("剪枝分哪两种？")
+    assert is_list_question("检索方案有哪四个要点？")
+    assert is_list_question("Which model families does LLaMA-Factory support?")
+    assert is_list_question("What two things must a RAG system get right?")
+    # A verb ending in s after which/what is no plural.
+    assert not is_list_question("Which property lets PagedAttention share the KV cache?")
+    assert not is_list_question("What happens when length_penalty is above 1.0?")
+
+
+NESTED = """模型微调
+- PEFT:参数高效微调
+  - 增加额外参数
+  - 选取一部分参数更新
+- DPOTrainer:Direct Preference Optimization
+  - 标注好的偏好数据是一个有以下 3 个键的字典：
+  - prompt:推理时输入给模型的提示
+  - chosen:较优回答
+  - rejected:较劣回答
+- PPO:Proximal Policy Optimization
+"""
+
+
+def test_items_nested_under_an_item_are_a_list_introduced_by_it() -> None:
+    lists = item_lists(NESTED)
+    assert [found.intro for found in lists] == [
+        "模型微调", "PEFT:参数高效微调", "DPOTrainer:Direct Preference Optimization"]
+    assert lists[0].heads == ["PEFT", "DPOTrainer", "PPO"]
+    assert lists[2].heads[1:] == ["prompt", "chosen", "rejected"]
+
+    def shared(text: str) -> int:
+        return len({"DPOTrainer", "prompt", "chosen"} & set(text.replace(":", " ").split()))
+
+    assert best_list(NESTED, shared) == lists[2]
+
+
 METHODS = item_lists(PROMPT_METHODS)[0]
 
 # Two lists in one passage, the second written the notes' way: "1.item" with no space.
