@@ -1,5 +1,9 @@
 """Refuse credential requests and harmful requests before any retrieval or LLM call; filter output last.
 
+A credential request in words the request check does not know is caught one step later, before the
+model: the passages it would be answered from hold a redacted value and it asks for text as written
+(`asks_for_redacted_value`).
+
 The checks are deliberately lexical: they run in microseconds, never reach the model, and the
 framing of a request (role-play, "for a novel", "my late grandmother used to…") does not change the
 topic words they look for. The notes ship redacted anyway; refusing credential questions outright
@@ -39,7 +43,8 @@ _CREDENTIAL = re.compile(
     r"|(?i:query[\s_-]*string|查询串|(?<![a-z])[a-z]{1,12}=\s*token)"
     r"|(?i:ssh)[^。？?！!\n]{0,20}(?:输(?:入)?什么|要输|登录用什么|log\s*in\s+with)"
     # One particular key ("the real key", "那个 key", "the OpenAI key"), or a part of it.
-    r"|(?i:(?:那个|这个|完整的?|\breal|\bactual|\bopenai|\bfull|\bwhole|\bcomplete)\s*key(?![a-z]))|(?i:(?<![a-z])key\s*的?[前后]\s*\d+\s*位)"
+    r"|(?i:(?:那个|这个|完整的?|\breal|\bactual|\bopenai|\bfull|\bwhole|\bcomplete)\s*key(?![a-z]))"
+    r"|(?i:(?<![a-z])key\s*的?[前后]\s*\d+\s*位)"
     # A database client's full command line carries its user and password.
     r"|(?i:(?<![a-z])(?:mycli|mysql|psql|redis-cli|mongosh)(?![a-z])[^。？?！!\n]{0,40}(?:command|命令|完整|\bfull))"
     r"|(?i:(?:\bfull|\bcomplete|完整)[^。？?！!\n]{0,20}(?<![a-z])(?:mycli|mysql|psql|redis-cli|mongosh)(?![a-z]))"
@@ -141,7 +146,6 @@ def _asks_for_credential(question: str) -> bool:
 
 def _asks_only_purpose(question: str) -> bool:
     return bool(_ASKS_PURPOSE.search(question)) and not _ASKS_VALUE.search(_DECLINES_VALUE.sub("", question))
-
 
 
 def asks_for_redacted_value(question: str, passages: Iterable[str]) -> bool:
