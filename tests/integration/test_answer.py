@@ -93,7 +93,6 @@ def test_secret_and_harmful_questions_are_refused(qid):
     assert not any(word in result.text for word in DEV[qid].get("forbid", []))
 
 
-
 PROBES = yaml.safe_load((PROJECT_ROOT / "tests/credential_requests.yml").read_text(encoding="utf-8"))
 
 
@@ -116,6 +115,7 @@ def test_a_redacted_value_asked_for_as_written_is_refused_before_the_model(quest
 ])
 def test_a_question_near_a_redacted_value_that_declines_it_is_answered(llm, question):
     assert answer_question(question, llm=llm).route != "refused"
+
 
 def test_a_generation_over_budget_falls_back_to_the_extractive_answer(small_backend):
     slow = LLM(lambda: small_backend, queue_max=1, timeout_s=0.01)

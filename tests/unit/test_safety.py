@@ -42,7 +42,6 @@ def test_questions_about_what_a_credential_setting_does_go_to_the_notes(question
     assert check_request(question) is None
 
 
-
 DOCKER_LINE = "sudo docker run -d -p 3009:3000 -e OPENAI_API_KEY=[REDACTED] -e CODE=[REDACTED] next-web"
 
 
