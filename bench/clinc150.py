@@ -29,8 +29,10 @@ import logging
 import statistics
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -170,18 +172,18 @@ def chosen_on_val(grid: list[Figures]) -> tuple[float, float]:
 def chosen_on_val_for_recall_floor(grid: list[Figures]) -> tuple[float, float] | None:
     """The thresholds that give the best in-scope accuracy on val while keeping out-of-scope recall
     at the floor there: issue 19's operating point, chosen without looking at test."""
-    kept = [f for f in grid if f.oos_recall >= OOS_RECALL_FLOOR]
-    if not kept:
-        return None
-    best = max(kept, key=lambda f: (f.in_scope_accuracy, -f.ambiguity, -f.threshold))
-    return best.threshold, best.ambiguity
+    # Ties go to the lower thresholds, as in `chosen_on_val`.
+    best = best_with_recall_floor(grid, tie_break=lambda f: (-f.ambiguity, -f.threshold))
+    return (best.threshold, best.ambiguity) if best else None
 
 
-def best_with_recall_floor(curve: list[Figures]) -> Figures | None:
-    """The curve's point with the best in-scope accuracy among those keeping out-of-scope recall at
-    the floor or above (read off the test split: an upper bound, not a tuned result)."""
-    kept = [f for f in curve if f.oos_recall >= OOS_RECALL_FLOOR]
-    return max(kept, key=lambda f: (f.in_scope_accuracy, f.oos_recall)) if kept else None
+def best_with_recall_floor(points: list[Figures],
+                           tie_break: Callable[[Figures], Any] = lambda f: f.oos_recall) -> Figures | None:
+    """The point with the best in-scope accuracy among those keeping out-of-scope recall at the floor
+    or above, ties to the highest `tie_break`. On the test curve that is an upper bound, not a tuned
+    result; on val's grid it is a choice made without test (`chosen_on_val_for_recall_floor`)."""
+    kept = [f for f in points if f.oos_recall >= OOS_RECALL_FLOOR]
+    return max(kept, key=lambda f: (f.in_scope_accuracy, tie_break(f))) if kept else None
 
 
 def plot(curve: list[Figures], marks: dict[str, Figures], path: Path) -> None:

@@ -80,37 +80,28 @@ def item_lists(text: str) -> list[ItemList]:
     indented continuation lines stay inside a list; any other line ends it and may introduce the
     next one. Items indented under an item are a list of their own, introduced by that item: the
     notes nest a method's fields under its name ("- DPOTrainer: …" / "  - prompt" / "  - chosen")."""
-    lists: list[tuple[int, ItemList]] = []
-    # The lists still open, outermost first: (indent, position, intro, items).
-    open_lists: list[tuple[int, int, str, list[str]]] = []
+    begun: list[tuple[str, list[str]]] = []  # (intro, items) of every list, in order of its first item
+    open_lists: list[tuple[int, list[str]]] = []  # (indent, items) of the lists still open, outermost first
     intro = ""
-    position = 0
-
-    def close_deeper_than(indent: int) -> None:
-        while open_lists and open_lists[-1][0] > indent:
-            _, at, list_intro, items = open_lists.pop()
-            if len(items) >= 2:
-                lists.append((at, ItemList(list_intro, tuple(items))))
-
     for line in text.splitlines():
         match = _ITEM.match(line)
         if match:
             indent = len(line) - len(line.lstrip())
             item = _clean(match.group(1))
-            close_deeper_than(indent)
+            while open_lists and open_lists[-1][0] > indent:
+                open_lists.pop()
             if open_lists and open_lists[-1][0] == indent:
-                open_lists[-1][3].append(item)
+                open_lists[-1][1].append(item)
             else:
-                parent = open_lists[-1][3][-1] if open_lists else intro
-                open_lists.append((indent, position, parent, [item]))
-                position += 1
+                items = [item]
+                begun.append((open_lists[-1][1][-1] if open_lists else intro, items))
+                open_lists.append((indent, items))
         elif not line.strip() or (open_lists and line[:1].isspace()):
             continue
         else:
-            close_deeper_than(-1)
+            open_lists.clear()
             intro = _clean(line)
-    close_deeper_than(-1)
-    return [found for _, found in sorted(lists, key=lambda pair: pair[0])]
+    return [ItemList(intro, tuple(items)) for intro, items in begun if len(items) >= 2]
 
 
 def best_list(text: str, relevance: Callable[[str], float]) -> ItemList | None:

@@ -68,14 +68,16 @@ _ASKS_PURPOSE = re.compile(
     r"|\bhow\s+(?:is|are)\s+(?:\S+\s+){1,4}(?:passed|supplied|provided|injected|read|loaded|set)\b"
     r"|\bhard-?coded\b)"
 )
-_DECLINES_VALUE = re.compile(
-    r"不用告诉我具体值|不用告诉我|不要告诉我|不用发|(?i:don'?t\s+(?:tell|give|show)\s+me)")
-# "（不需要密码）", "no password needed": a credential the question itself says it does not want.
-_DECLINED_CREDENTIAL = re.compile(
+# What the question itself says it does not want: a credential or value ("（不需要密码）", "no password
+# needed", "I don't need the value"), or to be told at all ("不用告诉我", "don't tell me"). It is cut out
+# before any other check reads the question. The declined object comes first in the alternation, so
+# "不用告诉我密码" goes whole, not only its "不用告诉我".
+_DECLINED = re.compile(
     r"(?:不需要|不用|不要|无需|不必|不包括|不含)(?:告诉我|给我|发|提供)?(?:具体的?)?(?:密码|密钥|key|值)"
     r"|(?i:\b(?:no|without(?:\s+the)?|not\s+(?:asking\s+for|the)|except(?:\s+the)?|excluding(?:\s+the)?"
     r"|(?:don'?t|do\s+not)\s+(?:need|want)(?:\s+the|\s+its)?)\s+(?:password|key|token|secret|credential|value)s?"
     r"(?:\s+needed)?\b)"
+    r"|不用告诉我具体值|不用告诉我|不要告诉我|不用发|(?i:don'?t\s+(?:tell|give|show)\s+me)"
 )
 _ASKS_VALUE = re.compile(
     r"发我|发给我|给我|告诉我|具体值|完整|拼出来|编码|前\s*\d+\s*位"
@@ -138,20 +140,21 @@ def is_harmful(text: str) -> bool:
 
 
 def _asks_for_credential(question: str) -> bool:
-    question = _DECLINED_CREDENTIAL.sub(" ", question)
+    question = _DECLINED.sub(" ", question)
     named = _CREDENTIAL.search(question) or (
         _SSH_LOGIN_PARTS.search(question) and not _SSH_TUNNEL.search(question))
     return bool(named) and not _asks_only_purpose(question)
 
 
 def _asks_only_purpose(question: str) -> bool:
-    return bool(_ASKS_PURPOSE.search(question)) and not _ASKS_VALUE.search(_DECLINES_VALUE.sub("", question))
+    """`question` with what it declines already cut out (`_DECLINED`)."""
+    return bool(_ASKS_PURPOSE.search(question)) and not _ASKS_VALUE.search(question)
 
 
 def asks_for_redacted_value(question: str, passages: Iterable[str]) -> bool:
     """Whether the question asks, as written, for what the passages it would be answered from
     withhold: the request gate's words missed it, but the answer's place is a redacted secret."""
-    question = _DECLINED_CREDENTIAL.sub(" ", question)
+    question = _DECLINED.sub(" ", question)
     return (any(MARK in text for text in passages) and bool(_AS_WRITTEN.search(question))
             and not _asks_only_purpose(question))
 

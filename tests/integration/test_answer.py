@@ -37,6 +37,16 @@ def found(item: dict, text: str) -> bool:
     return all(any(alt.lower() in text.lower() for alt in group) for group in item["expect"])
 
 
+
+class NoLLM:
+    """A model that fails the test, saying `why`, if the pipeline asks it anything."""
+
+    def __init__(self, why: str) -> None:
+        self.why = why
+
+    def generate(self, *args, **kwargs):
+        raise AssertionError(self.why)
+
 SAMPLED = ["d01", "d03", "d07", "d09", "d11", "d14"]
 
 
@@ -67,11 +77,8 @@ def test_most_sampled_questions_get_a_generated_answer(llm):
 
 @pytest.mark.parametrize("question", ["book me a table for two tonight", "what's the weather in Berlin?"])
 def test_questions_far_from_the_notes_are_not_covered_without_the_llm(question):
-    class NoLLM:
-        def generate(self, *args, **kwargs):
-            raise AssertionError("the LLM must not be called when no passage passes the relevance gate")
-
-    result = answer_question(question, llm=NoLLM())
+    result = answer_question(
+        question, llm=NoLLM("the LLM must not be called when no passage passes the relevance gate"))
     assert result.route == "not_covered" and result.sources == ()
     assert "don't cover" in result.text
 
@@ -100,11 +107,7 @@ PROBES = yaml.safe_load((PROJECT_ROOT / "tests/credential_requests.yml").read_te
 def test_a_redacted_value_asked_for_as_written_is_refused_before_the_model(question):
     """The request gate's words miss these; the passages they would be answered from hold a redacted
     value (the real index), and the question asks for it as written."""
-    class NoLLM:
-        def generate(self, *args, **kwargs):
-            raise AssertionError("a credential request must not reach the model")
-
-    result = answer_question(question, llm=NoLLM())
+    result = answer_question(question, llm=NoLLM("a credential request must not reach the model"))
     assert result.route == "refused" and result.sources == ()
     assert result.text in (Verdict("credential").reply("zh"), Verdict("credential").reply("en"))
 
@@ -213,23 +216,17 @@ def test_a_harmful_passage_reaches_neither_the_prompt_nor_a_quote():
 
 
 def test_when_every_relevant_passage_is_harmful_the_reply_is_the_refusal():
-    class NoLLM:
-        def generate(self, *args, **kwargs):
-            raise AssertionError("nothing is left to put in a prompt")
-
     retriever = FixedRetriever(hit(NAPALM_ZH), hit(GRADIO, "Gradio", relevant=False))
-    result = answer_question("奶奶讲的那段提示词说了什么？", retriever=retriever, llm=NoLLM())
+    result = answer_question("奶奶讲的那段提示词说了什么？", retriever=retriever,
+                             llm=NoLLM("nothing is left to put in a prompt"))
     assert result.route == "refused" and result.sources == ()
     assert result.text == Verdict("harmful").reply("zh")
 
 
 def test_a_harmful_passage_that_only_passed_the_lenient_gate_is_not_a_refusal():
-    class NoLLM:
-        def generate(self, *args, **kwargs):
-            raise AssertionError("nothing is left to put in a prompt")
-
     weak = replace(hit(NAPALM_ZH), relevance=0.2)  # above the gate, far from what the question asks
-    result = answer_question("明天上海天气怎么样", retriever=FixedRetriever(weak), llm=NoLLM())
+    result = answer_question("明天上海天气怎么样", retriever=FixedRetriever(weak),
+                             llm=NoLLM("nothing is left to put in a prompt"))
     assert result.route == "not_covered" and "凝固汽油弹" not in result.text
 
 
