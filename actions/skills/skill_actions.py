@@ -24,6 +24,7 @@ from llm_fallback.answer.figures import Reported, reported_figure
 from llm_fallback.config import load_settings
 from llm_fallback.conversation.followup import topics_of
 from llm_fallback.knowledge.retrieve import get_retriever
+from llm_fallback.text.questions import asks_value_used
 from llm_fallback.text.replies import say
 
 logger = logging.getLogger(__name__)
@@ -175,6 +176,12 @@ class ActionExplainParameter(SkillAction):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[dict[str, Any]]:
+        if after_notes_answer(tracker) and asks_value_used(tracker.latest_message.get("text") or ""):
+            # "学习率设的是多少？" after an answer about an example: that example's value, which the
+            # parameter's explanation does not give.
+            logger.info("%s: a value used in the notes just cited sender=%s", self.name(), tracker.sender_id)
+            await answer_from_notes(dispatcher, tracker)
+            return reset_slots()
         events = await super().run(dispatcher, tracker, domain)
         if tracker.active_loop.get("name") not in (None, "param_form"):
             # A digression inside another form: keep that form's slots.
@@ -225,6 +232,12 @@ SKILLS: dict[str, SkillAction] = {
     for action in (ActionEstimateVram(), ActionQuantizationAdvice(), ActionExplainParameter(),
                    ActionLoraConfig(), ActionInferenceEngine())
 }
+
+
+def after_notes_answer(tracker: Tracker) -> bool:
+    """Whether the message follows a notes answer (not a skill's) it may lean on."""
+    context = last_context(tracker.events, load_settings().context_ttl_s) or {}
+    return "question" in context and "skill" not in context
 
 
 async def follow_up_skill(dispatcher: CollectingDispatcher, tracker: Tracker) -> bool:

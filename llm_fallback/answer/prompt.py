@@ -150,10 +150,14 @@ def select_passages(hits: Sequence[Hit], question: str, budgets: Sequence[int] =
 
 def build_messages(question: str, passages: Sequence[Passage], lang: Lang) -> list[Message]:
     passages_label, question_label = _LABELS[lang]
+    listing = is_list_question(question)
+    # A section's title tells the model what a passage is about, but asked "which X are there?" a
+    # small model lists the titles instead of the passage's items ("1. 函数调用 2. OpenAI微调").
     numbered = "\n".join(
-        f"[{i}] ({p.hit.heading.rsplit(' > ', 1)[-1]}) {p.text}" for i, p in enumerate(passages, 1)
+        f"[{i}] {p.text}" if listing else f"[{i}] ({p.hit.heading.rsplit(' > ', 1)[-1]}) {p.text}"
+        for i, p in enumerate(passages, 1)
     )
-    ask = f"{_NAME_EVERY_ITEM[lang]}\n{_ANSWER_IN[lang]}" if is_list_question(question) else _ANSWER_IN[lang]
+    ask = f"{_NAME_EVERY_ITEM[lang]}\n{_ANSWER_IN[lang]}" if listing else _ANSWER_IN[lang]
     user = f"{passages_label}:\n{numbered}\n\n{question_label}: {question}\n{ask}"
     return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": user}]
 

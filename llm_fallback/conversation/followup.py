@@ -79,6 +79,8 @@ _PEOPLE = frozenset({"你", "您", "我", "他", "她", "你们", "我们", "他
 # or, in Chinese text, any Latin word of two letters or more (Chinese prose writes terms in Latin).
 _TECH_TERM = re.compile(r"[A-Za-z][A-Za-z0-9_.+\-]*[A-Za-z0-9]|\d+(?:\.\d+)?\s*[BbMm]\b")
 _INNER_MARK = re.compile(r"\d|_|[a-z][A-Z]|[A-Z]{2}|[A-Za-z][-.][A-Za-z]")
+# Hyphenated everyday words ("fine-tune", "mini-batch") count as terms, but a question is seldom about them.
+_PLAIN_HYPHENATED = re.compile(r"[a-z]{2,}(?:-[a-z]{2,})+")
 # Latin words Chinese prose uses for everyday things, not for the subject of a question.
 _NOT_SUBJECTS = frozenset({
     "cpu", "cpus", "gpu", "gpus", "api", "llm", "llms", "ai", "token", "tokens", "gb", "ok", "pdf",
@@ -161,11 +163,13 @@ def defined_subject(question: str) -> str | None:
 
 def topics_of(question: str, glossary_terms: Sequence[str] = ()) -> tuple[str, ...]:
     """The subjects a question is about, the main one first: its technical terms (the last one named
-    first: "Rasa 的 NLU 模块负责什么？" is about NLU), else the subject it asks to define ("What is
-    static batching?"), else the glossary terms it names."""
+    first, a hyphenated everyday word last: "Rasa 的 NLU 模块负责什么？" is about NLU), else the subject
+    it asks to define ("What is static batching?"), else the glossary terms it names."""
     terms = technical_terms(question)
     if terms:
-        return (terms[-1], *terms[:-1])
+        # "In the PEFT list, what does BitFit fine-tune?" is about BitFit, not "fine-tune".
+        named = [t for t in terms if not _PLAIN_HYPHENATED.fullmatch(t)] or terms
+        return (named[-1], *(t for t in terms if t != named[-1]))
     defined = defined_subject(question)
     if defined:
         return (defined,)

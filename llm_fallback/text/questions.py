@@ -50,3 +50,19 @@ def asks_what_the_notes_say(message: str) -> bool:
     """Whether the message asks what the notes themselves say ("笔记里的例子用了几张卡？",
     "In the vLLM example, how many GPUs does opt-13b use?")."""
     return _ABOUT_THE_NOTES.search(message) is not None
+
+
+# What a setting was set to somewhere ("学习率设的是多少？", "What batch size did it use?"), not what
+# the setting means or how to choose it.
+_VALUE_USED = re.compile(
+    r"设的是|设成了|设为了|设置的是|用的是|取的是|用了多少|设了多少"
+    r"|\b(?:was|were|is|are)\s+(?:\w+\s+)?set\s+to\b|\b(?:did|does)\s+(?:it|they|the \w+)\s+use\b"
+    r"|\b(?:was|were)\s+used\b",
+    re.IGNORECASE,
+)
+
+
+def asks_value_used(message: str) -> bool:
+    """Whether the message asks what value something used ("学习率设的是多少？", "What was top_p set
+    to?"): after a notes answer, the value in what was just discussed."""
+    return _VALUE_USED.search(message) is not None

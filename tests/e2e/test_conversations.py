@@ -77,3 +77,14 @@ def test_notes_follow_ups_are_read_in_context(last_turns: dict) -> None:
     wrong = [(i["id"], i["turns"][-1], last_turns[i["id"]][1], last_turns[i["id"]][0].reply[:160])
              for i in notes if not last_turn_correct(i, last_turns[i["id"]][0])]
     assert 1 - len(wrong) / len(notes) >= MIN_NOTES_FOLLOWUPS, wrong
+
+
+def test_a_value_asked_after_a_notes_answer_is_the_notes_value_not_the_explanation(rasa: RasaServer) -> None:
+    """"学习率设的是多少？" right after an answer about the notes' training example asks what that
+    example used: the parameter's explanation cannot say."""
+    sender = f"conv-{uuid.uuid4().hex[:10]}"
+    rasa.send(sender, "FastChat 训练 Vicuna-7B 的示例用了什么硬件？", timeout_s=90)
+    rasa.send(sender, "学习率设的是多少？", timeout_s=90)
+    events = rasa.tracker(sender)["events"]
+    assert route_taken(events) != "skill:params"
+    assert resolved_how(events) in ("rewritten", "model")

@@ -8,7 +8,7 @@ import pytest
 from actions.conversation import last_context
 from actions.skills.carry_over import carried_slots
 from llm_fallback.conversation.followup import Previous, is_followup, rewrite, shape_of, topics_of
-from llm_fallback.text.questions import after_new_topic
+from llm_fallback.text.questions import after_new_topic, asks_value_used
 
 LORA = Previous("LoRA 的秩 r 是什么意思？", topics_of("LoRA 的秩 r 是什么意思？"))
 RAG_QUESTION = "What chunk size does the RAG example use?"
@@ -53,6 +53,15 @@ def test_small_talk_with_a_pronoun_is_not_a_follow_up(message: str, followup: bo
 ])
 def test_a_follow_up_becomes_a_standalone_question(previous: Previous, message: str, question: str) -> None:
     assert rewrite(message, previous).question == question
+
+
+def test_the_subject_is_the_last_term_named_but_never_an_everyday_hyphenated_word() -> None:
+    assert topics_of("Rasa 的 NLU 模块负责什么？")[0] == "NLU"
+    bitfit = "In the PEFT list, what does BitFit fine-tune?"
+    assert topics_of(bitfit)[0] == "BitFit"
+    assert rewrite("And IA3?", Previous(bitfit, topics_of(bitfit))).question == \
+        "In the PEFT list, what does IA3 fine-tune?"
+    assert topics_of("How does top-k sampling work?")[0] == "top-k"
 
 
 def test_a_message_that_names_its_subject_is_never_rewritten() -> None:
@@ -118,6 +127,14 @@ def test_a_message_that_opens_with_a_new_topic_starts_fresh(message: str) -> Non
 ])
 def test_the_question_after_a_new_topic(message: str, question: str | None) -> None:
     assert after_new_topic(message) == question
+
+
+@pytest.mark.parametrize(("message", "used"), [
+    ("学习率设的是多少？", True), ("What was top_p set to?", True), ("Which batch size did it use?", True),
+    ("学习率是什么意思？", False), ("What is top_p used for?", False), ("学习率怎么设？", False),
+])
+def test_a_value_used_is_not_a_request_for_the_explanation(message: str, used: bool) -> None:
+    assert asks_value_used(message) is used
 
 
 def test_an_idle_conversation_starts_fresh() -> None:

@@ -132,3 +132,13 @@ def test_an_answer_that_loops_is_caught() -> None:
     looping = "1. 暴搜\n2. 二分查找\n3. 二分查找\n4. 二分查找"
     assert repeats_itself(looping)
     assert not repeats_itself("1. K-Means 聚类\n2. Hash 分桶\n3. 暴搜")
+
+
+def test_a_list_question_sees_the_passages_without_their_section_titles() -> None:
+    from llm_fallback.answer.prompt import Passage, build_messages
+    from llm_fallback.knowledge.retrieve import Hit
+
+    hit = Hit("llm-note.md", "RASA > 提示词工程", 1, 5, PROMPT_METHODS, 0.03, 0.9, True)
+    passages = [Passage(hit, PROMPT_METHODS)]
+    assert "(提示词工程)" not in build_messages("prompt 工程有哪些方法？", passages, "zh")[1]["content"]
+    assert "(提示词工程)" in build_messages("思维链是什么？", passages, "zh")[1]["content"]
