@@ -24,8 +24,9 @@ from collections.abc import Iterable, Mapping
 
 from actions.conversation import NEW_TOPIC_INTENT
 from actions.skills.normalize import PARAMETER, find_value, names_request
-from llm_fallback.conversation.followup import is_followup, technical_terms
+from llm_fallback.conversation.followup import is_followup
 from llm_fallback.text.questions import asks_something, asks_what_the_notes_say
+from llm_fallback.text.terms import technical_terms
 
 # Replies that say nothing about the notes, and the skills, whose answers come from fixed rules.
 # (out_of_scope needs no gate: its rule sends it to the notes, whose relevance gate decides.)

@@ -49,6 +49,7 @@ from llm_fallback.text.grounding import unsupported_numbers
 from llm_fallback.text.lang import Lang, detect_lang, is_in_lang
 from llm_fallback.text.redact import redact
 from llm_fallback.text.replies import say
+from llm_fallback.text.terms import unnamed_terms
 from llm_fallback.text.tokenize import translate_terms
 
 log = logging.getLogger(__name__)
@@ -60,6 +61,8 @@ _CITATION = re.compile(r"\s*\[\d+(?:\s*[,，]\s*\d+)*\]")
 # A quoted list may run longer than a quoted sentence: every item is the point.
 LIST_QUOTE_BUDGET = 480
 _TOPIC_SEP = {"zh": "、", "en": "; "}
+# How much of a question a passage must name to be clearly about it (see names_the_question).
+NAMED_SHARE = 0.5
 
 
 class Searcher(Protocol):
@@ -135,6 +138,17 @@ def draws_on_nothing(text: str, passages: Sequence[Passage]) -> bool:
     included), was not written from them: a poem the user asked for, a guess."""
     answer_terms = terms(text) | terms(translate_terms(text))
     return not any(terms(p.hit.text) & answer_terms for p in passages)
+
+
+def names_the_question(question: str, text: str) -> bool:
+    """Whether `text` names every technical term of the question and at least half of its other
+    words, in either language: "Gemini 1.5 Pro 的上下文窗口有多大？" is not about a passage on
+    context windows that never names Gemini, nor "NVIDIA's stock price" about one that names NVIDIA."""
+    if unnamed_terms(question, text):
+        return False
+    asked = terms(question)
+    named = (asked | terms(translate_terms(question))) & terms(text)
+    return len(named) >= NAMED_SHARE * len(asked)
 
 
 def _used_passages(text: str, passages: Sequence[Passage]) -> list[Passage]:
@@ -237,11 +251,17 @@ def answer_question(question: str, retriever: Searcher | None = None, llm: LLM |
     if not failures and is_harmful(text):
         log.info("refused: harmful reply")
         return done(Verdict("harmful").reply(lang), "refused", (), generation)
+    best = passages[0]
+    clearly_about = best.hit.relevance >= CLEAR_MATCH and names_the_question(question, best.hit.text)
+    if says_not_in_notes(text) and clearly_about:
+        # The small model misses answers worded unlike the question; when the passage is clearly
+        # about it, "not covered" would be untrue, so the notes speak.
+        log.info("the model found no answer in a clearly matching passage: quoting it")
+        return done(_extract(best, question, lang, similarity), "extractive", [best.hit], generation)
     if says_not_in_notes(text) or (text and not failures and draws_on_nothing(text, passages)):
         log.info("the model found no answer in its passages")
         return done(_not_covered(safe, lang), "not_covered", (), generation)
     if failures:
         log.info("extractive fallback: %s", ",".join(failures))
-        best = passages[0]
         return done(_extract(best, question, lang, similarity), "extractive", [best.hit], generation)
     return done(text, "answer", [p.hit for p in _used_passages(text, passages)], generation)

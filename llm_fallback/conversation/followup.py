@@ -21,6 +21,7 @@ from typing import Literal
 
 from llm_fallback.text.lang import CJK, Lang, detect_lang
 from llm_fallback.text.questions import asks_something
+from llm_fallback.text.terms import technical_terms
 
 Shape = Literal["substitution", "pronoun", "ellipsis", "none"]
 
@@ -75,21 +76,8 @@ _ASPECT = re.compile(
     r"下一步|后面|之后|然后|具体|细节|公式|定义|来源|出处|地址|链接)"
 )
 _PEOPLE = frozenset({"你", "您", "我", "他", "她", "你们", "我们", "他们", "大家"})
-# A technical term: digits, underscores, inner capitals or two capitals (LoRA, top_p, 7B, HNSW),
-# or, in Chinese text, any Latin word of two letters or more (Chinese prose writes terms in Latin).
-_TECH_TERM = re.compile(r"[A-Za-z][A-Za-z0-9_.+\-]*[A-Za-z0-9]|\d+(?:\.\d+)?\s*[BbMm]\b")
-_INNER_MARK = re.compile(r"\d|_|[a-z][A-Z]|[A-Z]{2}|[A-Za-z][-.][A-Za-z]")
 # Hyphenated everyday words ("fine-tune", "mini-batch") count as terms, but a question is seldom about them.
 _PLAIN_HYPHENATED = re.compile(r"[a-z]{2,}(?:-[a-z]{2,})+")
-# Latin words Chinese prose uses for everyday things, not for the subject of a question.
-_NOT_SUBJECTS = frozenset({
-    "cpu", "cpus", "gpu", "gpus", "api", "llm", "llms", "ai", "token", "tokens", "gb", "ok", "pdf",
-    "json", "http", "url", "prompt", "python"
-})
-_EN_COMMON_CAPITALISED = frozenset({
-    "what", "how", "why", "when", "where", "which", "who", "is", "are", "and", "does", "do", "can",
-    "should", "tell", "explain", "give", "the", "a", "i"
-})
 # Words that join two subjects in one question: a pronoun after it may mean either.
 _COMPARISON = re.compile(
     r"和|与|跟|还是|对比|比较|区别|差别|不同|\bvs\.?\b|\bversus\b|\band\b|\bor\b|compare|differ",
@@ -134,22 +122,6 @@ class Rewrite:
     question: str  # the message as a standalone question (the message itself when shape is "none")
     shape: Shape
     candidates: tuple[str, ...] = field(default=())  # two topics a pronoun may mean: ask which
-
-
-def technical_terms(text: str, chinese: bool | None = None) -> list[str]:
-    """Latin technical terms in `text`, first mention first, each once (case-insensitive). In Chinese
-    text (`chinese`: of the message `text` comes from; by default `text` itself) every Latin word counts."""
-    chinese = CJK.search(text) is not None if chinese is None else chinese
-    found: dict[str, str] = {}
-    for match in _TECH_TERM.finditer(text):
-        term = match.group().strip()
-        if term.lower() in _EN_COMMON_CAPITALISED or term.lower() in _NOT_SUBJECTS or len(term) < 2:
-            continue
-        sentence_start = match.start() == 0 or text[: match.start()].rstrip()[-1:] in ".?!"
-        capitalised = term[0].isupper() and not sentence_start
-        if chinese or _INNER_MARK.search(term) or capitalised:
-            found.setdefault(term.lower(), term)
-    return list(found.values())
 
 
 def defined_subject(question: str) -> str | None:

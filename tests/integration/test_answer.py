@@ -230,6 +230,23 @@ def test_a_harmful_passage_that_only_passed_the_lenient_gate_is_not_a_refusal():
     assert result.route == "not_covered" and "凝固汽油弹" not in result.text
 
 
+BENCHMARK = ("benchmark_throughput.py 的参数：model 指定模型路径；backend 推理后端；"
+             "dataset 数据集路径。（未设置会自动生成数据）")
+
+
+@pytest.mark.parametrize(("question", "route"), [
+    ("What happens if I don't pass dataset to benchmark_throughput.py?", "extractive"),
+    # Clearly matching by the index, yet about a script the passage never names.
+    ("What happens if I don't pass dataset to benchmark_latency.py?", "not_covered"),
+])
+def test_the_models_not_in_notes_over_a_passage_clearly_about_the_question_quotes_it(question, route):
+    backend = Recorder("NOT IN NOTES")
+    result = answer_question(question, retriever=FixedRetriever(hit(BENCHMARK, "Qwen2-7B部署")),
+                             llm=LLM(lambda: backend, queue_max=1, timeout_s=5))
+    assert backend.prompts and result.route == route, result.text
+    assert ("自动生成数据" in result.text) is (route == "extractive")
+
+
 def test_a_generated_reply_that_trips_the_harm_check_is_replaced_by_the_refusal():
     backend = Recorder("凝固汽油弹", "的制作步骤如下：", "先准备汽油。")
     result = answer_question(DEV["d09"]["q"], llm=LLM(lambda: backend, queue_max=1, timeout_s=5))
