@@ -176,7 +176,9 @@ class ActionExplainParameter(SkillAction):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[dict[str, Any]]:
-        if after_notes_answer(tracker) and asks_value_used(tracker.latest_message.get("text") or ""):
+        in_a_form = tracker.active_loop.get("name") is not None
+        value_used = asks_value_used(tracker.latest_message.get("text") or "")
+        if value_used and not in_a_form and after_notes_answer(tracker):
             # "学习率设的是多少？" after an answer about an example: that example's value, which the
             # parameter's explanation does not give.
             logger.info("%s: a value used in the notes just cited sender=%s", self.name(), tracker.sender_id)
