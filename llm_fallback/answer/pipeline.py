@@ -252,13 +252,14 @@ def answer_question(question: str, retriever: Searcher | None = None, llm: LLM |
         log.info("refused: harmful reply")
         return done(Verdict("harmful").reply(lang), "refused", (), generation)
     best = passages[0]
-    clearly_about = best.hit.relevance >= CLEAR_MATCH and names_the_question(question, best.hit.text)
-    if says_not_in_notes(text) and clearly_about:
+    not_in_notes = says_not_in_notes(text)
+    # Checked only after the model's NOT IN NOTES: tokenising the passage costs every other answer.
+    if not_in_notes and best.hit.relevance >= CLEAR_MATCH and names_the_question(question, best.hit.text):
         # The small model misses answers worded unlike the question; when the passage is clearly
         # about it, "not covered" would be untrue, so the notes speak.
         log.info("the model found no answer in a clearly matching passage: quoting it")
         return done(_extract(best, question, lang, similarity), "extractive", [best.hit], generation)
-    if says_not_in_notes(text) or (text and not failures and draws_on_nothing(text, passages)):
+    if not_in_notes or (text and not failures and draws_on_nothing(text, passages)):
         log.info("the model found no answer in its passages")
         return done(_not_covered(safe, lang), "not_covered", (), generation)
     if failures:
