@@ -23,8 +23,9 @@ from llm_fallback.text.tokenize import glossary_terms
 log = logging.getLogger(__name__)
 
 
-def faq_or_notes(question: str) -> Answer:
-    """What the assistant answers: a confident FAQ match at once (no LLM), else the notes answer.
+def faq_or_notes(question: str, sections: Sequence[str] = ()) -> Answer:
+    """What the assistant answers: a confident FAQ match at once (no LLM), else the notes answer,
+    looked for in `sections` first.
 
     A broken FAQ store must not take the notes answer down with it: log and fall through."""
     try:
@@ -32,7 +33,7 @@ def faq_or_notes(question: str) -> Answer:
     except Exception:
         log.exception("faq lookup failed; answering from the notes")
         found = None
-    return found or answer_question(question)
+    return found or answer_question(question, sections=sections)
 
 
 def answer_in_context(message: str, previous: Previous | None) -> tuple[Answer, Resolution]:
@@ -44,7 +45,7 @@ def answer_in_context(message: str, previous: Previous | None) -> tuple[Answer, 
     if resolution.how == "clarify":
         text = say("clarify", lang, topics=" / ".join(resolution.candidates))
         return Answer(text, "clarify", (), 0, None, 0, question=redact(message).text), resolution
-    answer = faq_or_notes(resolution.question)
+    answer = faq_or_notes(resolution.question, resolution.sections)
     question = redact(resolution.question).text
     if resolution.rewritten:
         # Say how the follow-up was read: a wrong reading is then plain to see and easy to restate.

@@ -42,7 +42,7 @@ from llm_fallback.answer.safety import (
     is_harmful,
 )
 from llm_fallback.knowledge.embed import get_embedder
-from llm_fallback.knowledge.retrieve import CLEAR_MATCH, Hit, get_retriever
+from llm_fallback.knowledge.retrieve import CLEAR_MATCH, Hit, get_retriever, sections_first
 from llm_fallback.llm.errors import LLMError
 from llm_fallback.llm.service import LLM, GenerationResult, get_llm
 from llm_fallback.text.grounding import unsupported_numbers
@@ -205,9 +205,11 @@ def _generate(question: str, passages: Sequence[Passage], lang: Lang,
 
 
 def answer_question(question: str, retriever: Searcher | None = None, llm: LLM | None = None,
-                    k: int = 5, budgets: Sequence[int] = PASSAGE_BUDGETS) -> Answer:
+                    k: int = 5, budgets: Sequence[int] = PASSAGE_BUDGETS,
+                    sections: Sequence[str] = ()) -> Answer:
     """Answer from the notes. Raises LLMBusy (reply with `busy_reply`) and IndexNotBuiltError.
-    `budgets`: the characters of each passage the model sees, best first (bench.answer varies them)."""
+    `budgets`: the characters of each passage the model sees, best first (bench.answer varies them).
+    `sections`: where to look first (a follow-up's previous sections, conversation.resolve)."""
     start = time.monotonic()
     lang = detect_lang(question)
 
@@ -226,7 +228,7 @@ def answer_question(question: str, retriever: Searcher | None = None, llm: LLM |
 
     # A secret the user pasted must not reach the index query, the prompt or a log line.
     question = redact(question).text
-    hits = (retriever or get_retriever()).search(question, k=k)
+    hits = sections_first((retriever or get_retriever()).search(question, k=k), sections)
     # A passage that names a harmful topic reaches neither the prompt nor a quote, nor the topics list.
     safe = [h for h in hits if not _harmful_passage(h.text)]
     relevant = [h for h in safe if h.relevant]

@@ -47,6 +47,9 @@ class Resolution:
     how: How
     candidates: tuple[str, ...] = ()  # for "clarify": the subjects the message may be about
     rewrite_ms: int = 0  # time spent in the model's rewrite (0 when it did not run)
+    # Where the answer is looked for first: the sections the previous answer cited, when the
+    # follow-up asks more about the same subject ("它的缺点呢？", "第一步具体做什么？").
+    sections: tuple[str, ...] = ()
 
     @property
     def rewritten(self) -> bool:
@@ -105,16 +108,18 @@ def resolve(message: str, previous: Previous | None, searcher: Searcher, llm: LL
     stands_alone = defined_subject(message) and not _continues(cheap_hits, previous.sections)
     if cheap.shape == "ellipsis" and stands_alone and _best_relevance(searcher, message) >= CLEAR_MATCH:
         return Resolution(message, "standalone")
+    # A new subject ("那 QLoRA 呢？") is looked for anywhere; the same one first where it was found.
+    sections = previous.sections if cheap.shape != "substitution" else ()
     if cheap_relevance >= CLEAR_MATCH or llm is None:
-        return Resolution(cheap.question, "rewritten")
+        return Resolution(cheap.question, "rewritten", sections=sections)
     start = time.monotonic()
     by_model = model_rewrite(message, previous, llm, budget_s)
     spent_ms = round((time.monotonic() - start) * 1000)
     if by_model and _best_relevance(searcher, by_model) > cheap_relevance:
         log.info("follow-up rewritten by the model rewrite_ms=%d", spent_ms)
-        return Resolution(by_model, "model", rewrite_ms=spent_ms)
+        return Resolution(by_model, "model", rewrite_ms=spent_ms, sections=sections)
     log.info("follow-up: the cheap rewrite stands rewrite_ms=%d", spent_ms)
-    return Resolution(cheap.question, "rewritten", rewrite_ms=spent_ms)
+    return Resolution(cheap.question, "rewritten", rewrite_ms=spent_ms, sections=sections)
 
 
 def candidates_questions(message: str, candidates: Sequence[str]) -> list[str]:

@@ -59,6 +59,13 @@ class Hit:
         return f"{self.file}{section} (lines {self.lines})"
 
 
+def sections_first(hits: Sequence[Hit], sections: Sequence[str]) -> list[Hit]:
+    """The relevant hits from `sections` first, each group in its own order: a follow-up on the same
+    subject is answered where the previous answer was found, unless nothing there is relevant."""
+    preferred = [h for h in hits if h.relevant and h.heading in sections]
+    return preferred + [h for h in hits if h not in preferred]
+
+
 @dataclass(frozen=True)
 class Params:
     """Fusion and relevance parameters; defaults are used when no fitted file exists."""

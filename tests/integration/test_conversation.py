@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from llm_fallback.conversation.followup import Previous
 from llm_fallback.conversation.resolve import REWRITE_BUDGET_S, resolve
 from llm_fallback.knowledge.retrieve import get_retriever
 from llm_fallback.llm.model import prepare
@@ -34,6 +35,14 @@ def test_a_follow_up_is_read_with_its_subject_and_finds_it(first: str, follow_up
     assert resolution.how == "rewritten" and subject in resolution.question
     hits = get_retriever().search(resolution.question, k=3)
     assert any(subject.lower() in hit.text.lower() for hit in hits)
+
+
+def test_a_follow_up_on_the_same_subject_looks_where_the_last_answer_was_found() -> None:
+    sections = ("推理/生成参数",)
+    previous = Previous("top_k 参数是做什么的？", ("top_k",), sections)
+    assert resolve("它的默认值呢？", previous, get_retriever()).sections == sections
+    # A new subject is looked for anywhere.
+    assert resolve("那 top_p 呢？", previous, get_retriever()).sections == ()
 
 
 def test_the_model_rewrites_only_what_the_index_is_unsure_of_and_within_its_budget(llm: LLM) -> None:

@@ -17,6 +17,7 @@ from llm_fallback.knowledge.retrieve import (
     Retriever,
     get_retriever,
     question_concepts,
+    sections_first,
 )
 from llm_fallback.knowledge.store import IndexNotBuiltError, build_index
 
@@ -153,3 +154,14 @@ def test_hit_label() -> None:
     hit = Hit("a.md", "量化 > QLoRA", 3, 9, "text", 0.1, 0.9, True)
     assert hit.lines == "3-9"
     assert hit.sources_label() == "a.md › 量化 > QLoRA (lines 3-9)"
+
+
+def test_a_follow_up_looks_first_where_the_previous_answer_was_found() -> None:
+    def hit(heading: str, relevance: float) -> Hit:
+        return Hit("a.md", heading, 1, 2, heading, relevance, relevance, relevance >= 0.3)
+
+    best, same, weak_same, other = hit("量化", 0.9), hit("LoRA", 0.6), hit("LoRA", 0.1), hit("RAG", 0.5)
+    hits = [best, weak_same, same, other]
+    assert sections_first(hits, ["LoRA"]) == [same, best, weak_same, other]
+    assert sections_first(hits, ["PEFT"]) == hits  # nothing relevant there: the order stands
+    assert sections_first(hits, []) == hits
