@@ -21,6 +21,8 @@ if TYPE_CHECKING:
 
 MIN_CHARS = 300
 MAX_CHARS = 600
+# Joins the titles of the sibling sections one chunk spans (see _merged_heading).
+TITLE_SEP = " / "
 # Where an over-long sentence may still be cut: after clause punctuation or a space.
 _SOFT_BREAK = re.compile(r"(?<=[，,；;：:、])|(?<=\s)")
 
@@ -120,6 +122,23 @@ def _common_prefix(paths: list[tuple[str, ...]]) -> tuple[str, ...]:
     return prefix
 
 
+def _merged_heading(pieces: list[_Piece], blocks: list[Block]) -> tuple[str, ...]:
+    """The heading path of a chunk made of `pieces`.
+
+    Sibling sections merged into one chunk are named by their common parent when it has text of its
+    own ("学习率设置" over "人工调整" and "策略调整学习率"). A parent that is only a heading says
+    nothing of them ("?kvCache 在剪枝中的应用" over its unrelated child "数据湖的介绍"), nor does the
+    first of several top-level sections: then the chunk is named by the sections that have text in it."""
+    paths = [blocks[p.block].heading_path for p in pieces]
+    prefix = _common_prefix(paths)
+    parent_has_text = any(b.heading_path == prefix and b.kind != "heading" for b in blocks)
+    if paths[0] == prefix or (prefix and parent_has_text):
+        return prefix
+    with_text = (blocks[p.block].heading_path for p in pieces if blocks[p.block].kind != "heading")
+    titles = dict.fromkeys(path[len(prefix)] for path in with_text if len(path) > len(prefix))
+    return (*prefix, TITLE_SEP.join(titles)) if titles else paths[0]
+
+
 def _make_chunk(file: str, blocks: list[Block], pieces: list[_Piece]) -> Chunk:
     parts: list[str] = []
     previous: _Piece | None = None
@@ -132,8 +151,7 @@ def _make_chunk(file: str, blocks: list[Block], pieces: list[_Piece]) -> Chunk:
             parts.append(fragment)
         previous = piece
     text = "\n".join(part.strip("\n") for part in parts).strip()
-    paths = [blocks[p.block].heading_path for p in pieces]
-    heading_path = _common_prefix(paths) or paths[0]
+    heading_path = _merged_heading(pieces, blocks)
     indexed = f"{' > '.join(heading_path)}\n{text}"
     digest = hashlib.sha256(indexed.encode("utf-8")).hexdigest()
     return Chunk(file, heading_path, pieces[0].line_start, pieces[-1].line_end, text, digest)

@@ -106,6 +106,19 @@ def test_small_sibling_sections_merge_and_hash_is_stable() -> None:
     assert chunk.content_hash != chunk_note("t.md", text.replace("cpu", "gpu"))[0].content_hash
 
 
+def test_merged_sections_are_named_by_what_they_hold() -> None:
+    # A parent with text of its own names its merged children.
+    (chunk,) = chunk_note("t.md", "# 工具\n## A\n* 支持 cpu\n## B\n* 支持所有环境\n")
+    assert chunk.heading_path == ("工具",)
+    # A parent that is only a heading does not: the children with text in the chunk do.
+    filler = "这一节很长。" * 60
+    text = f"# 剪枝\n## 旧\n{filler}\n## 字段\n* id\n## 空\n## 数据湖\n* 支持 upsert\n"
+    assert chunk_note("t.md", text)[-1].heading_path == ("剪枝", "字段 / 数据湖")
+    # Nor does the first of several top-level sections.
+    text = f"# 旧\n{filler}\n# 显卡\n* 7B 要 16G\n# 大图\n* 路线图\n"
+    assert chunk_note("t.md", text)[-1].heading_path == ("显卡 / 大图",)
+
+
 def test_tokenize_keeps_terms_whole_and_drops_stop_words() -> None:
     tokens = tokenize("What is top_p for Qwen2-7B? 余弦相似度适合什么场景？")
     assert "top_p" in tokens and "qwen2-7b" in tokens and "qwen2" in tokens
