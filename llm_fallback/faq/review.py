@@ -166,7 +166,7 @@ _TEXT_FIELDS = ("q_zh", "a_zh", "q_en", "a_en")
 
 
 def import_yaml(db_url: str, path: Path) -> ImportReport:
-    """Apply a review file: new pairs are added, known ones take the file's status and text.
+    """Apply a review file: new pairs are added, known ones take the file's status, text and source.
 
     A pair whose text was changed in the file while its status still says ``proposed`` or
     ``approved`` becomes ``edited``: the change is a person's, and regeneration must keep it."""
@@ -195,9 +195,13 @@ def import_yaml(db_url: str, path: Path) -> ImportReport:
             paraphrases_changed = to_pair(row).paraphrases != pair.paraphrases
             if paraphrases_changed:
                 set_paraphrases(row, pair.paraphrases)
+            # The chunk a pair stands on is renamed when the chunker names sections differently.
+            source_changed = (row.chunk_hash, row.heading) != (pair.chunk_hash, pair.heading)
+            if source_changed:
+                row.chunk_hash, row.heading = pair.chunk_hash, pair.heading
             if not text_changed and (row.status, row.reason or "") == (status, pair.reason):
-                updated += paraphrases_changed
-                unchanged += not paraphrases_changed
+                updated += paraphrases_changed or source_changed
+                unchanged += not (paraphrases_changed or source_changed)
                 continue
             for name in _TEXT_FIELDS:
                 setattr(row, name, getattr(pair, name))

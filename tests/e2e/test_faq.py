@@ -250,6 +250,18 @@ def test_review_file_round_trip_marks_changed_text_as_edited(seeded) -> None:
     assert after[second].status == "rejected"
 
 
+def test_a_review_file_that_names_a_new_source_moves_the_pair_and_keeps_its_status(seeded) -> None:
+    # A release that renames a chunk ships the FAQ file with the new heading and hash.
+    db, path = seeded["db"], seeded["tmp"] / "export.yml"
+    export_yaml(db, path)
+    document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    document["pairs"][0]["source"].update(heading="部署 / 服务", chunk="f" * 64)
+    path.write_text(yaml.safe_dump(document, allow_unicode=True), encoding="utf-8")
+    assert import_yaml(db, path).updated == 1
+    pair = {p.key: p for p in list_pairs(db)}[document["pairs"][0]["key"]]
+    assert (pair.heading, pair.chunk_hash, pair.status) == ("部署 / 服务", "f" * 64, "approved")
+
+
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}
     return subprocess.run([sys.executable, "-m", "llm_fallback", "faq", *args], capture_output=True,
