@@ -3,6 +3,7 @@
 The questions come from ../shared/eval/dev.yml; the pipeline knows nothing of them.
 """
 
+import functools
 import re
 from dataclasses import replace
 
@@ -11,11 +12,11 @@ import yaml
 
 from llm_fallback.answer.pipeline import answer_question, busy_reply
 from llm_fallback.answer.safety import Verdict
-from llm_fallback.config import PROJECT_ROOT
+from llm_fallback.config import PROJECT_ROOT, load_settings
 from llm_fallback.knowledge.retrieve import Hit
 from llm_fallback.llm.errors import LLMBusy
 from llm_fallback.llm.model import prepare
-from llm_fallback.llm.service import LLM, LlamaCppBackend, Pieces, get_llm
+from llm_fallback.llm.service import LLM, LlamaCppBackend, Pieces, get_llm, make_backend
 from llm_fallback.text.grounding import unsupported_numbers
 
 DEV = {item["id"]: item for item in yaml.safe_load((PROJECT_ROOT.parent / "shared/eval/dev.yml").read_text())}
@@ -47,6 +48,9 @@ class NoLLM:
     def generate(self, *args, **kwargs):
         raise AssertionError(self.why)
 
+# A generation budget no machine here runs out of.
+UNHURRIED_S = 300
+
 SAMPLED = ["d01", "d03", "d07", "d09", "d11", "d14"]
 
 
@@ -70,8 +74,14 @@ def test_the_sampled_answers_state_the_expected_facts(sampled):
     assert len(wrong) <= 1, wrong
 
 
-def test_most_sampled_questions_get_a_generated_answer(llm):
-    routes = [answer_question(DEV[qid]["q"], llm=llm).route for qid in ("d01", "d03", "d07", "d13")]
+def test_most_sampled_questions_get_a_generated_answer():
+    # What the model writes must pass the checks; whether it writes within LLM_TIMEOUT_S depends on
+    # the CPU (a 500-token prompt takes 8 s on some machines here, 25 s on others): bench.answer.
+    prepare("1.5b", progress=False)
+    settings = load_settings()
+    unhurried = LLM(functools.partial(make_backend, settings), queue_max=1, timeout_s=UNHURRIED_S,
+                    answer_tokens=settings.llm_max_tokens)
+    routes = [answer_question(DEV[qid]["q"], llm=unhurried).route for qid in ("d01", "d03", "d07", "d13")]
     assert routes.count("answer") >= 3, routes
 
 
