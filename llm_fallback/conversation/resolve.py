@@ -21,6 +21,7 @@ from llm_fallback.knowledge.retrieve import CLEAR_MATCH, Hit
 from llm_fallback.llm.errors import LLMError
 from llm_fallback.llm.service import LLM
 from llm_fallback.text.lang import detect_lang
+from llm_fallback.text.terms import technical_terms
 
 log = logging.getLogger(__name__)
 
@@ -108,8 +109,10 @@ def resolve(message: str, previous: Previous | None, searcher: Searcher, llm: LL
     stands_alone = defined_subject(message) and not _continues(cheap_hits, previous.sections)
     if cheap.shape == "ellipsis" and stands_alone and _best_relevance(searcher, message) >= CLEAR_MATCH:
         return Resolution(message, "standalone")
-    # A new subject ("那 QLoRA 呢？") is looked for anywhere; the same one first where it was found.
-    sections = previous.sections if cheap.shape != "substitution" else ()
+    # The same subject is looked for first where it was found ("它的缺点呢？"); a message that names
+    # a subject of its own ("那 QLoRA 呢？", "How does FastGPT use it?") is looked for anywhere.
+    same_subject = cheap.shape != "substitution" and not technical_terms(message)
+    sections = previous.sections if same_subject else ()
     if cheap_relevance >= CLEAR_MATCH or llm is None:
         return Resolution(cheap.question, "rewritten", sections=sections)
     start = time.monotonic()

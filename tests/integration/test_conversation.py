@@ -41,8 +41,9 @@ def test_a_follow_up_on_the_same_subject_looks_where_the_last_answer_was_found()
     sections = ("推理/生成参数",)
     previous = Previous("top_k 参数是做什么的？", ("top_k",), sections)
     assert resolve("它的默认值呢？", previous, get_retriever()).sections == sections
-    # A new subject is looked for anywhere.
+    # A new subject is looked for anywhere, also beside a pronoun.
     assert resolve("那 top_p 呢？", previous, get_retriever()).sections == ()
+    assert resolve("How does vLLM use it?", previous, get_retriever()).sections == ()
 
 
 def test_the_model_rewrites_only_what_the_index_is_unsure_of_and_within_its_budget(llm: LLM) -> None:
