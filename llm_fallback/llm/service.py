@@ -356,9 +356,13 @@ class LLM:
         return GenerationResult("".join(pieces), len(pieces), ttft, time.monotonic() - start, timed_out)
 
 
-@functools.lru_cache(maxsize=1)
-def get_llm() -> LLM:
-    """The process-wide model service, built from the settings on first call (the model loads lazily)."""
-    settings = load_settings()
+def build_llm(settings: Settings) -> LLM:
+    """A model service as `settings` configure it (the model loads lazily, on first use)."""
     return LLM(functools.partial(make_backend, settings), settings.llm_queue_max, settings.llm_timeout_s,
                settings.llm_max_tokens)
+
+
+@functools.lru_cache(maxsize=1)
+def get_llm() -> LLM:
+    """The process-wide model service, built from the settings on first call."""
+    return build_llm(load_settings())

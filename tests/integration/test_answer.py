@@ -3,7 +3,6 @@
 The questions come from ../shared/eval/dev.yml; the pipeline knows nothing of them.
 """
 
-import functools
 import re
 from dataclasses import replace
 
@@ -16,7 +15,7 @@ from llm_fallback.config import PROJECT_ROOT, load_settings
 from llm_fallback.knowledge.retrieve import Hit
 from llm_fallback.llm.errors import LLMBusy
 from llm_fallback.llm.model import prepare
-from llm_fallback.llm.service import LLM, LlamaCppBackend, Pieces, get_llm, make_backend
+from llm_fallback.llm.service import LLM, LlamaCppBackend, Pieces, build_llm, get_llm
 from llm_fallback.text.grounding import unsupported_numbers
 
 DEV = {item["id"]: item for item in yaml.safe_load((PROJECT_ROOT.parent / "shared/eval/dev.yml").read_text())}
@@ -78,9 +77,7 @@ def test_most_sampled_questions_get_a_generated_answer():
     # What the model writes must pass the checks; whether it writes within LLM_TIMEOUT_S depends on
     # the CPU (a 500-token prompt takes 8 s on some machines here, 25 s on others): bench.answer.
     prepare("1.5b", progress=False)
-    settings = load_settings()
-    unhurried = LLM(functools.partial(make_backend, settings), queue_max=1, timeout_s=UNHURRIED_S,
-                    answer_tokens=settings.llm_max_tokens)
+    unhurried = build_llm(replace(load_settings(), llm_timeout_s=UNHURRIED_S))
     routes = [answer_question(DEV[qid]["q"], llm=unhurried).route for qid in ("d01", "d03", "d07", "d13")]
     assert routes.count("answer") >= 3, routes
 
