@@ -43,6 +43,7 @@ from llm_fallback.answer.safety import (
 )
 from llm_fallback.knowledge.embed import get_embedder
 from llm_fallback.knowledge.retrieve import CLEAR_MATCH, Hit, get_retriever, sections_first
+from llm_fallback.knowledge.vocabulary import Vocabulary, unknown_terms
 from llm_fallback.llm.errors import LLMError
 from llm_fallback.llm.service import LLM, GenerationResult, get_llm
 from llm_fallback.text.grounding import unsupported_numbers
@@ -61,12 +62,15 @@ _CITATION = re.compile(r"\s*\[\d+(?:\s*[,，]\s*\d+)*\]")
 # A quoted list may run longer than a quoted sentence: every item is the point.
 LIST_QUOTE_BUDGET = 480
 _TOPIC_SEP = {"zh": "、", "en": "; "}
+_TERM_SEP = {"zh": "、", "en": ", "}
 # How much of a question a passage must name to be clearly about it (see names_the_question).
 NAMED_SHARE = 0.5
 
 
 class Searcher(Protocol):
     """Anything that searches the notes (knowledge.retrieve.Retriever, or a stub in tests)."""
+
+    vocabulary: Vocabulary  # what the notes name anywhere
 
     def search(self, question: str, k: int = 5) -> list[Hit]: ...
 
@@ -166,9 +170,11 @@ def compose_reply(body: str, sources: Sequence[Hit], lang: Lang) -> str:
     return filter_output(f"{body}\n\n{say('sources', lang)}\n{listed}")
 
 
-def _not_covered(hits: Sequence[Hit], lang: Lang) -> str:
+def _not_covered(hits: Sequence[Hit], lang: Lang, unknown: Sequence[str] = ()) -> str:
     topics = list(dict.fromkeys(h.heading.rsplit(" > ", 1)[-1] for h in hits if h.heading))[:3]
     body = say("not_covered", lang)
+    if unknown:
+        body += " " + say("never_mentioned", lang, terms=_TERM_SEP[lang].join(unknown))
     if topics:
         body += " " + say("closest", lang, topics=_TOPIC_SEP[lang].join(topics))
     return body
@@ -228,7 +234,8 @@ def answer_question(question: str, retriever: Searcher | None = None, llm: LLM |
 
     # A secret the user pasted must not reach the index query, the prompt or a log line.
     question = redact(question).text
-    hits = sections_first((retriever or get_retriever()).search(question, k=k), sections)
+    searcher = retriever or get_retriever()
+    hits = sections_first(searcher.search(question, k=k), sections)
     # A passage that names a harmful topic reaches neither the prompt nor a quote, nor the topics list.
     safe = [h for h in hits if not _harmful_passage(h.text)]
     relevant = [h for h in safe if h.relevant]
@@ -248,6 +255,12 @@ def answer_question(question: str, retriever: Searcher | None = None, llm: LLM |
     if asks_for_redacted_value(question, (p.text for p in passages)):
         log.info("refused: credential (a redacted value asked for as written)")
         return done(Verdict("credential").reply(lang), "refused")
+    # However close a passage on a neighbouring subject ranks, it cannot answer for a subject the
+    # notes never name, and the model, asked anyway, answers from its own memory.
+    unknown = unknown_terms(question, searcher.vocabulary)
+    if unknown:
+        log.info("the notes never name %d term(s) of the question", len(unknown))
+        return done(_not_covered(safe, lang, unknown), "not_covered")
 
     text, generation, failures = _generate(question, passages, lang, llm or get_llm())
     if not failures and is_harmful(text):

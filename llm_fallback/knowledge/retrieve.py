@@ -27,6 +27,7 @@ from llm_fallback.knowledge.embed import get_embedder
 from llm_fallback.knowledge.fitted import load_params
 from llm_fallback.knowledge.logistic import sigmoid
 from llm_fallback.knowledge.store import require_index
+from llm_fallback.knowledge.vocabulary import Vocabulary
 from llm_fallback.text.tokenize import tokenize, translate_terms
 
 log = logging.getLogger(__name__)
@@ -174,6 +175,7 @@ class Retriever:
         self.params = params or Params.load()
         self.userdict = userdict
         self.bm25 = Bm25([tokenize(c.indexed_text, userdict) for c in chunks])
+        self.vocabulary = Vocabulary.of(c.indexed_text for c in chunks)
 
     def query_terms(self, question: str) -> dict[str, float]:
         return query_terms(question, self.userdict, self.params.w_translation)

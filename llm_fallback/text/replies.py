@@ -43,6 +43,7 @@ TEXTS: dict[str, dict[Lang, str]] = {
         "zh": "笔记里没有讲到这个问题，我不凭空回答。",
         "en": "The notes don't cover this, so I won't guess.",
     },
+    "never_mentioned": {"zh": "笔记里没有出现 {terms}。", "en": "They never mention {terms}."},
     "closest": {"zh": "笔记里相近的主题有：{topics}。", "en": "Closest topics they do cover: {topics}."},
     # Refusals (answer/safety.py decides when).
     "refused_credential": {

@@ -12,7 +12,8 @@ import yaml
 from llm_fallback.answer.pipeline import answer_question, busy_reply
 from llm_fallback.answer.safety import Verdict
 from llm_fallback.config import PROJECT_ROOT, load_settings
-from llm_fallback.knowledge.retrieve import Hit
+from llm_fallback.knowledge.retrieve import Hit, get_retriever
+from llm_fallback.knowledge.vocabulary import Vocabulary
 from llm_fallback.llm.errors import LLMBusy
 from llm_fallback.llm.model import prepare
 from llm_fallback.llm.service import LLM, LlamaCppBackend, Pieces, build_llm, get_llm
@@ -88,6 +89,20 @@ def test_questions_far_from_the_notes_are_not_covered_without_the_llm(question):
         question, llm=NoLLM("the LLM must not be called when no passage passes the relevance gate"))
     assert result.route == "not_covered" and result.sources == ()
     assert "don't cover" in result.text
+
+
+@pytest.mark.parametrize("question, term", [
+    ("According to the Chinchilla scaling law, how many training tokens per parameter are optimal?",
+     "Chinchilla"),
+    ("Gemini 1.5 Pro 的上下文窗口有多大？", "Gemini"),
+])
+def test_a_question_about_a_subject_the_notes_never_name_is_not_covered_without_the_llm(question, term):
+    """Passages on neighbouring subjects pass the lenient gate, and the model, asked, would answer
+    from its own memory; the notes never name the subject, and the reply says so."""
+    assert any(hit.relevant for hit in get_retriever().search(question))
+    result = answer_question(question, llm=NoLLM("the LLM must not be asked about what the notes never name"))
+    assert result.route == "not_covered" and result.sources == ()
+    assert term in result.text
 
 
 @pytest.mark.parametrize("qid", ["o11", "o12", "o13"])
@@ -193,8 +208,11 @@ def hit(text: str, heading: str = "有趣的提示词", relevant: bool = True) -
 
 
 class FixedRetriever:
-    def __init__(self, *hits: Hit) -> None:
+    """Notes that are these hits, and `elsewhere`: text the notes hold that the search never returns."""
+
+    def __init__(self, *hits: Hit, elsewhere: tuple[str, ...] = ()) -> None:
         self.hits = list(hits)
+        self.vocabulary = Vocabulary.of([*(h.text for h in hits), *elsewhere])
 
     def search(self, question: str, k: int = 5) -> list[Hit]:
         return self.hits[:k]
@@ -243,12 +261,13 @@ BENCHMARK = ("benchmark_throughput.py 的参数：model 指定模型路径；bac
 
 @pytest.mark.parametrize(("question", "route"), [
     ("What happens if I don't pass dataset to benchmark_throughput.py?", "extractive"),
-    # Clearly matching by the index, yet about a script the passage never names.
+    # Clearly matching by the index, yet about a script the passage never names (other notes do).
     ("What happens if I don't pass dataset to benchmark_latency.py?", "not_covered"),
 ])
 def test_the_models_not_in_notes_over_a_passage_clearly_about_the_question_quotes_it(question, route):
     backend = Recorder("NOT IN NOTES")
-    result = answer_question(question, retriever=FixedRetriever(hit(BENCHMARK, "Qwen2-7B部署")),
+    notes = FixedRetriever(hit(BENCHMARK, "Qwen2-7B部署"), elsewhere=("python benchmark_latency.py",))
+    result = answer_question(question, retriever=notes,
                              llm=LLM(lambda: backend, queue_max=1, timeout_s=5))
     assert backend.prompts and result.route == route, result.text
     assert ("自动生成数据" in result.text) is (route == "extractive")
