@@ -4,8 +4,9 @@ kind, with the route each one took, the route confusion matrix and latency per r
     RASA_API=on RASA_AUTH_TOKEN=secret make run          # in another terminal
     RASA_AUTH_TOKEN=secret python -m bench.e2e [--split tune|heldout|all] [--dev] [--json out.json]
 
-The questions are tests/e2e_questions/{tune,heldout}.yml (their header defines the fields); `--dev`
-takes ../shared/eval/dev.yml instead. The route taken is read from the conversation's tracker
+The questions are tests/e2e_questions/{tune,heldout}.yml (their header defines the fields) and
+unanswerable_{tune,heldout}.yml (questions the notes do not answer, most on neighbouring subjects,
+reported as splits of their own); `--dev` takes ../shared/eval/dev.yml instead. The route taken is read from the conversation's tracker
 through Rasa's API (hence the token): the action that answered, and for notes answers the
 pipeline's route, which the action records in the bot event's metadata.
 
@@ -248,7 +249,7 @@ def main() -> int:
         paths = [DEV]
     else:
         splits = ("tune", "heldout") if args.split == "all" else (args.split,)
-        paths = [QUESTIONS / f"{split}.yml" for split in splits]
+        paths = [QUESTIONS / f"{prefix}{split}.yml" for split in splits for prefix in ("", "unanswerable_")]
     items = [i for i in load(paths) if not args.kind or i["kind"] in args.kind][::args.every]
     secrets = raw_credentials(RAW_NOTES)
     assistant = Assistant(args.url, args.token)
