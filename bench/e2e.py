@@ -6,9 +6,10 @@ kind, with the route each one took, the route confusion matrix and latency per r
 
 The questions are tests/e2e_questions/{tune,heldout}.yml (their header defines the fields) and
 unanswerable_{tune,heldout}.yml (questions the notes do not answer, most on neighbouring subjects,
-reported as splits of their own); `--dev` takes ../shared/eval/dev.yml instead. The route taken is read from the conversation's tracker
-through Rasa's API (hence the token): the action that answered, and for notes answers the
-pipeline's route, which the action records in the bot event's metadata.
+reported as splits of their own); `--dev` takes ../shared/eval/dev.yml instead. The route taken
+is read from the conversation's tracker through Rasa's API (hence the token): the action that
+answered, and for notes answers the pipeline's route, which the action records in the bot event's
+metadata.
 
 Scoring, per kind:
 - notes, param, crosslingual, faq: routed to the notes (or the FAQ) and every `expect` group in the
