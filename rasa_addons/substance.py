@@ -111,6 +111,8 @@ def goes_to_notes(intent: str, text: str, tokens: Iterable[str], vocabulary: Voc
             return False  # only a parameter name the examples do not happen to use ("optim 是什么意思")
         if len(extra) >= PARAMETER_NEW_WORDS:
             return True
+        if any(t.lower() in extra for t in technical_terms(text)):
+            return True  # "What is the Muon optimizer?" asks about Muon, not about the optim parameter
     return not names_request(intent, text)
 
 

@@ -94,6 +94,10 @@ def test_small_talk_keeps_only_small_talk(intent: str, message: str, to_notes: b
     ("explain_parameter", "How does repetition_penalty actually change a repeated token's odds?", True),
     # what the notes' own example or table says is theirs to answer, not a rule of thumb's
     ("explain_parameter", "optim 推荐用啥？笔记给的例子是什么", True),
+    # a subject the examples never name is what the message asks about, not the parameter
+    ("explain_parameter", "What is the Muon optimizer?", True),
+    ("explain_parameter", "What learning rate should I use for fine-tuning?", False),
+    ("explain_parameter", "do_sample 设成 False 会怎样", False),
     ("estimate_vram", "In the vLLM example, how many GPUs does opt-13b use?", True),
     ("estimate_vram", "13B 模型 fp16 推理要多少显存？", False),
     ("inference_engine", "只有一台没显卡的笔记本，用哪个推理引擎？", False),  # a laptop, not the notes
