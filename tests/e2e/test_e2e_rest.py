@@ -44,7 +44,9 @@ def test_greeting_answered_in_the_users_language(rasa: RasaServer, message: str,
     [("明天上海天气怎么样", "zh"), ("book me a table for two tonight", "en"),
      # Close to the notes' subjects, about one they never name (knowledge/vocabulary.py).
      ("HumanEval 和 MBPP 评测代码模型有什么区别？", "zh"),
-     ("How does ColBERT late interaction differ from a bi-encoder?", "en")],
+     ("How does ColBERT late interaction differ from a bi-encoder?", "en"),
+     # NLU's parameter intent, but about a subject, not the optim parameter (rasa_addons/substance.py).
+     ("What is the Muon optimizer?", "en")],
 )
 def test_out_of_scope_gets_an_honest_reply(rasa: RasaServer, message: str, lang: str) -> None:
     # The notes' relevance gate decides, whatever NLU thought: one honest "not covered" wording.
