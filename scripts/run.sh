@@ -83,6 +83,8 @@ trap 'exit 129' HUP
 
 actions_cmd=(.venv/bin/python -m rasa_sdk --actions actions --port "$ACTION_PORT"
              --logging-config_file logging.yml)
+# `rasa run`, started through rasa_addons.launch (it says what it changes and why).
+rasa_run=(.venv-rasa/bin/python -m rasa_addons.launch run)
 rasa_common=(--endpoints "$endpoints" --port "$RASA_PORT" --interface "$RASA_INTERFACE"
              --logging-config-file logging.yml)
 if [ "$mode" = shell ]; then
@@ -92,7 +94,7 @@ if [ "$mode" = shell ]; then
   echo "logs: var/rasa.log, var/action-server.log; starting (about a minute)..."
   "${actions_cmd[@]}" > var/action-server.log 2>&1 &
   pids+=($!)
-  .venv-rasa/bin/rasa run "${rasa_common[@]}" "${rasa_api_args[@]}" > var/rasa.log 2>&1 &
+  "${rasa_run[@]}" "${rasa_common[@]}" "${rasa_api_args[@]}" > var/rasa.log 2>&1 &
   pids+=($!)
   rasa_url="http://$(local_address "$RASA_INTERFACE"):${RASA_PORT}"
   until .venv/bin/python -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=2)' \
@@ -119,7 +121,7 @@ else
   fi
   "${actions_cmd[@]}" &
   pids+=($!)
-  .venv-rasa/bin/rasa run "${rasa_common[@]}" "${rasa_api_args[@]}" &
+  "${rasa_run[@]}" "${rasa_common[@]}" "${rasa_api_args[@]}" &
   pids+=($!)
   if [ -n "${TELEGRAM_BOT_TOKEN:-}" ]; then
     # The Telegram bridge (long polling; webhook mode with TELEGRAM_WEBHOOK_URL) once Rasa answers.

@@ -18,6 +18,7 @@ import requests
 
 ROOT = Path(__file__).resolve().parent.parent
 RASA = ROOT / ".venv-rasa" / "bin" / "rasa"
+RASA_PYTHON = ROOT / ".venv-rasa" / "bin" / "python"
 APP_PYTHON = ROOT / ".venv" / "bin" / "python"
 MODEL = ROOT / "models" / "notes-assistant.tar.gz"
 RASA_START_TIMEOUT_S = 180
@@ -146,12 +147,13 @@ def action_server(workdir: Path, env: dict[str, str] | None = None) -> Iterator[
 
 @contextmanager
 def rasa_server(
-    workdir: Path, action_url: str, tracker_url: str, env: dict[str, str] | None = None
+    workdir: Path, action_url: str, tracker_url: str, env: dict[str, str] | None = None, stock: bool = False
 ) -> Iterator[RasaServer]:
     """A Rasa server on a free port, using the trained model and the given tracker store URL.
 
     Its channels are those of credentials.yml (REST, the intranet webhook); `env` adds variables,
-    e.g. INTRANET_TOKENS and INTRANET_HMAC_SECRET for the intranet channel.
+    e.g. INTRANET_TOKENS and INTRANET_HMAC_SECRET for the intranet channel. It starts as `make run`
+    starts it, through rasa_addons.launch; `stock` starts plain `rasa run` (a bench's baseline).
     """
     if not MODEL.exists():
         raise FileNotFoundError(f"{MODEL} is missing: run `make train` (make test does it first)")
@@ -159,8 +161,9 @@ def rasa_server(
     endpoints = workdir / f"endpoints-{port}.yml"
     endpoints.write_text((ROOT / "endpoints.yml").read_text().replace("http://localhost:5055", action_url))
     api_token = secrets.token_urlsafe(24)
+    launcher = [str(RASA)] if stock else [str(RASA_PYTHON), "-m", "rasa_addons.launch"]
     cmd = [
-        str(RASA),
+        *launcher,
         "run",
         "--enable-api",
         f"--auth-token={api_token}",  # one argument: a token may start with "-"

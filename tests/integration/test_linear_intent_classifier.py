@@ -9,9 +9,7 @@ import subprocess
 
 import pytest
 
-from tests.servers import ROOT, base_env
-
-PYTHON = ROOT / ".venv-rasa" / "bin" / "python"
+from tests.servers import RASA_PYTHON, ROOT, base_env
 
 SCRIPT = r"""
 import json, sys, tempfile
@@ -72,9 +70,9 @@ print(json.dumps({
 
 @pytest.fixture(scope="module")
 def outcome() -> dict:
-    if not PYTHON.exists():
-        pytest.fail(f"{PYTHON} is missing: run `make setup`")
-    result = subprocess.run([str(PYTHON), "-c", SCRIPT], cwd=ROOT, env=base_env(), capture_output=True,
+    if not RASA_PYTHON.exists():
+        pytest.fail(f"{RASA_PYTHON} is missing: run `make setup`")
+    result = subprocess.run([str(RASA_PYTHON), "-c", SCRIPT], cwd=ROOT, env=base_env(), capture_output=True,
                             text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     return json.loads(result.stdout.strip().splitlines()[-1])
