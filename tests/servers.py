@@ -37,6 +37,16 @@ def base_env(**overrides: str) -> dict[str, str]:
     return env
 
 
+def run_in_rasa_env(script: str, timeout_s: float = 300) -> dict:
+    """Runs `script` under .venv-rasa's Python, where Rasa lives; returns the JSON of its last line."""
+    if not RASA_PYTHON.exists():
+        raise FileNotFoundError(f"{RASA_PYTHON} is missing: run `make setup`")
+    result = subprocess.run([str(RASA_PYTHON), "-c", script], cwd=ROOT, env=base_env(), capture_output=True,
+                            text=True, timeout=timeout_s)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
 def http_ok(url: str) -> bool:
     try:
         return requests.get(url, timeout=2).ok

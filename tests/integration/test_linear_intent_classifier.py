@@ -4,12 +4,9 @@ an earlier classifier left. Runs a script under .venv-rasa's Python, where Rasa 
 
 from __future__ import annotations
 
-import json
-import subprocess
-
 import pytest
 
-from tests.servers import RASA_PYTHON, ROOT, base_env
+from tests.servers import run_in_rasa_env
 
 SCRIPT = r"""
 import json, sys, tempfile
@@ -70,12 +67,7 @@ print(json.dumps({
 
 @pytest.fixture(scope="module")
 def outcome() -> dict:
-    if not RASA_PYTHON.exists():
-        pytest.fail(f"{RASA_PYTHON} is missing: run `make setup`")
-    result = subprocess.run([str(RASA_PYTHON), "-c", SCRIPT], cwd=ROOT, env=base_env(), capture_output=True,
-                            text=True, timeout=300)
-    assert result.returncode == 0, result.stderr[-3000:]
-    return json.loads(result.stdout.strip().splitlines()[-1])
+    return run_in_rasa_env(SCRIPT)
 
 
 def test_each_message_gets_its_own_intent_after_a_store_and_load(outcome: dict) -> None:
