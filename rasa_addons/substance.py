@@ -103,7 +103,7 @@ def goes_to_notes(intent: str, text: str, tokens: Iterable[str], vocabulary: Voc
         # A canned reply lets go of a technical term ("HNSW 的缺点"), of a topic the skills' examples
         # keep coming back to (显存, 单卡: not a word one of them happens to use, like "go" or "way"),
         # and of a message with many new words ("李宏毅那门生成式 AI 课的链接发我下").
-        topics = set(vocabulary.get(TOPICS, ())) | {t.lower() for t in technical_terms(text)}
+        topics = set(vocabulary.get(TOPICS, ())) | term_words(text)
         return len(extra) >= CANNED_NEW_WORDS or any(w in topics for w in extra)
     if intent == PARAMETER_INTENT:
         extra = [w for w in extra if find_value(w, PARAMETER) is None]
@@ -111,9 +111,14 @@ def goes_to_notes(intent: str, text: str, tokens: Iterable[str], vocabulary: Voc
             return False  # only a parameter name the examples do not happen to use ("optim 是什么意思")
         if len(extra) >= PARAMETER_NEW_WORDS:
             return True
-        if any(t.lower() in extra for t in technical_terms(text)):
+        if term_words(text) & set(extra):
             return True  # "What is the Muon optimizer?" asks about Muon, not about the optim parameter
     return not names_request(intent, text)
+
+
+def term_words(text: str) -> set[str]:
+    """The message's technical terms, spelled as its tokens are compared (lower case)."""
+    return {t.lower() for t in technical_terms(text)}
 
 
 def unanswered_words(intent: str, tokens: Iterable[str], vocabulary: Vocabulary) -> list[str]:
