@@ -64,7 +64,8 @@ def dev_quality(dev_path: Path) -> None:
         stored = load_index(url)
     assert stored is not None
     print(f"index of notes/: {report.chunks} chunks from {report.documents} notes in {report.seconds:.1f} s")
-    retriever = Retriever(stored.chunks, stored.vectors, userdict=load_settings().jieba_userdict)
+    retriever = Retriever(stored.chunks, stored.vectors, userdict=load_settings().jieba_userdict,
+                          sentence_vectors=stored.sentence_vectors)
     texts = [c.text for c in retriever.chunks]
     notes = [item for item in items if item["kind"] == "notes"]
     ranks: dict[str, list[int | None]] = {"bm25": [], "dense": [], "fusion": []}

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from llm_fallback.answer.prompt import sentences
+from llm_fallback.text.sentences import sentences
 
 if TYPE_CHECKING:
     from llm_fallback.answer.pipeline import Searcher

@@ -11,7 +11,6 @@ are not handled here: llm.service.prepare_messages cleans every message of every
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -22,6 +21,7 @@ from llm_fallback.config import load_settings
 from llm_fallback.llm.errors import ContextOverflow
 from llm_fallback.llm.service import Message
 from llm_fallback.text.lang import Lang, detect_lang
+from llm_fallback.text.sentences import sentences
 from llm_fallback.text.tokenize import tokenize, translate_terms
 
 if TYPE_CHECKING:
@@ -63,10 +63,6 @@ SIMILAR_SENTENCE = 0.5
 # The meaning similarity of each sentence to the question (knowledge.embed.similarity_to).
 SentenceSimilarity = Callable[[Sequence[str]], Sequence[float]]
 
-_SENTENCE_END = re.compile(r"(?<=[。！？；!?;])|\n+|(?<=[.!?])\s+(?=[A-Z\u4e00-\u9fff])")
-_MARKUP = re.compile(r"^[\s#>*\-+|`]+|(?:\*\*|__|`)|\s+$")
-
-
 @dataclass(frozen=True)
 class Passage:
     hit: Hit
@@ -78,11 +74,6 @@ def terms(text: str, userdict: Path | None = None) -> set[str]:
     """The retrieval tokens of `text` (stop-words dropped), so trimming agrees with what retrieval matched.
     A caller that splits many sentences passes `userdict`, so the settings are read once."""
     return set(tokenize(text, userdict or load_settings().jieba_userdict))
-
-
-def sentences(text: str) -> list[str]:
-    cleaned = (_MARKUP.sub("", s) for s in _SENTENCE_END.split(text))
-    return [s for s in cleaned if len(s) > 1]
 
 
 def best_sentences(text: str, question_terms: set[str], budget: int, fill: bool = True,

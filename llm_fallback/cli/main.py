@@ -97,7 +97,8 @@ def _calibrate(args: argparse.Namespace) -> None:
     clinc = Path(args.clinc) if args.clinc else DEFAULT_CLINC
     if clinc.is_file():
         questions += clinc_out_of_scope(clinc)
-    retriever = Retriever(stored.chunks, stored.vectors, Params(), settings.jieba_userdict)
+    retriever = Retriever(stored.chunks, stored.vectors, Params(), settings.jieba_userdict,
+                          stored.sentence_vectors)
     report = calibrate(retriever, questions, PARAMS_PATH)
     p = report.params
     print(f"fusion: rrf_k={p.rrf_k} w_dense={p.w_dense} w_translation={p.w_translation} "

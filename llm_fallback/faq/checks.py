@@ -13,10 +13,11 @@ import re
 
 import numpy as np
 
-from llm_fallback.answer.prompt import sentences, terms
+from llm_fallback.answer.prompt import terms
 from llm_fallback.text.grounding import unsupported_numbers
 from llm_fallback.text.lang import detect_lang
 from llm_fallback.text.redact import MARK
+from llm_fallback.text.sentences import sentences
 
 # Technical terms in an answer: identifiers (top_p, Qwen2-7B, 4bit), all-caps acronyms (GPU, RAG),
 # mixed case (LoRA, vLLM). Plain English words are not checked: a Chinese chunk has none.

@@ -1,7 +1,9 @@
 """The knowledge store (SQLAlchemy 2.x): documents, chunks, vectors and index metadata.
 
 Vectors are float32 bytes keyed by the chunk's content hash, so SQLite and PostgreSQL share one
-schema and an unchanged chunk is never embedded twice. A build writes everything in ONE
+schema and an unchanged chunk is never embedded twice. A chunk's row holds its own vector, then one
+per sentence (text.sentences): retrieval scores a chunk by its closest sentence too, which a long
+chunk's single vector blurs. A build writes everything in ONE
 transaction after the slow work (chunking, embedding) is done: a crash leaves the previous index
 as it was, and readers never see half an index.
 """
@@ -41,8 +43,12 @@ from llm_fallback.knowledge.chunk import MAX_CHARS, MIN_CHARS, Chunk, chunk_note
 from llm_fallback.knowledge.embed import DIM, MODEL_NAME, get_embedder
 from llm_fallback.knowledge.ingest import Note, read_notes
 from llm_fallback.text.redact import redact
+from llm_fallback.text.sentences import sentences
 
 log = logging.getLogger(__name__)
+
+# What a vector row holds (VectorRow.model): rows of another layout or model are embedded again.
+VECTOR_LAYOUT = f"{MODEL_NAME}+sentences"
 
 
 class StoreError(RuntimeError):
@@ -100,6 +106,7 @@ class IndexReport:
 class StoredIndex:
     chunks: list[Chunk]
     vectors: np.ndarray  # (len(chunks), DIM) float32, row i belongs to chunks[i]
+    sentence_vectors: list[np.ndarray]  # per chunk, (its sentences, DIM) float32
     generation: int
 
 
@@ -213,34 +220,35 @@ def build_index(notes_dir: Path, db_url: str, progress: bool = True) -> IndexRep
     documents = _redacted_documents(notes)
 
     with transaction(engine) as session:
-        known = set(session.scalars(select(VectorRow.content_hash).where(VectorRow.model == MODEL_NAME)))
+        known = set(session.scalars(select(VectorRow.content_hash).where(VectorRow.model == VECTOR_LAYOUT)))
         previous = _read_meta(session)
-    todo: dict[str, str] = {}
+    todo: dict[str, Chunk] = {}
     chunk_count = 0
     for _, _, chunks in documents:
         chunk_count += len(chunks)
         for chunk in chunks:
             if chunk.content_hash not in known:
-                todo[chunk.content_hash] = chunk.indexed_text
+                todo[chunk.content_hash] = chunk
     new_vectors = _embed(todo, progress)
 
     with transaction(engine) as session:
         old_paths = set(session.scalars(select(DocumentRow.path)))
         new_paths = {path for path, _, _ in documents}
         _write_documents(session, documents, new_paths)
+        # Rows of another model or layout share the content hashes about to be written again.
+        session.execute(delete(VectorRow).where(VectorRow.model != VECTOR_LAYOUT))
         session.add_all(
-            VectorRow(content_hash=h, model=MODEL_NAME, data=v.astype(np.float32).tobytes())
+            VectorRow(content_hash=h, model=VECTOR_LAYOUT, data=v.astype(np.float32).tobytes())
             for h, v in new_vectors.items()
         )
         session.flush()
-        # Vectors no chunk refers to any more (edited or removed text), or of another model.
+        # Vectors no chunk refers to any more (edited or removed text).
         used = select(ChunkRow.content_hash)
-        stale = VectorRow.content_hash.not_in(used) | (VectorRow.model != MODEL_NAME)
-        session.execute(delete(VectorRow).where(stale))
+        session.execute(delete(VectorRow).where(VectorRow.content_hash.not_in(used)))
         generation = int(previous.get("generation", "0")) + 1
         _write_meta(session, {
             "generation": str(generation),
-            "model": MODEL_NAME,
+            "model": VECTOR_LAYOUT,
             "chunking": json.dumps({"min_chars": MIN_CHARS, "max_chars": MAX_CHARS}),
             "built_at": datetime.now(UTC).isoformat(timespec="seconds"),
             "documents": str(len(documents)),
@@ -263,13 +271,19 @@ def _sha256(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def _embed(todo: dict[str, str], progress: bool) -> dict[str, np.ndarray]:
+def _embed(todo: dict[str, Chunk], progress: bool) -> dict[str, np.ndarray]:
+    """Per content hash: the chunk's vector, then its sentences' (rows of one array)."""
     if not todo:
         return {}
-    hashes = list(todo)
-    with tqdm(total=len(hashes), desc="embedding", unit="chunk", disable=not progress) as bar:
-        vectors = get_embedder().encode([todo[h] for h in hashes], progress=bar.update)
-    return dict(zip(hashes, vectors, strict=True))
+    texts: list[str] = []
+    spans: dict[str, tuple[int, int]] = {}
+    for content_hash, chunk in todo.items():
+        start = len(texts)
+        texts += [chunk.indexed_text, *sentences(chunk.text)]
+        spans[content_hash] = (start, len(texts))
+    with tqdm(total=len(texts), desc="embedding", unit="text", disable=not progress) as bar:
+        vectors = get_embedder().encode(texts, progress=bar.update)
+    return {h: vectors[start:end] for h, (start, end) in spans.items()}
 
 
 NOT_BUILT = "the notes index has not been built yet: run `python -m llm_fallback index`"
@@ -314,5 +328,6 @@ def load_index(db_url: str) -> StoredIndex | None:
         raise unavailable(engine, exc) from exc
     finally:
         engine.dispose()
-    vectors = np.frombuffer(b"".join(data for _, _, data in rows), dtype=np.float32).reshape(len(rows), DIM)
-    return StoredIndex(chunks, vectors.copy(), int(meta["generation"]))
+    stacks = [np.frombuffer(data, dtype=np.float32).reshape(-1, DIM) for _, _, data in rows]
+    vectors = np.array([stack[0] for stack in stacks], dtype=np.float32).reshape(len(rows), DIM)
+    return StoredIndex(chunks, vectors, [stack[1:].copy() for stack in stacks], int(meta["generation"]))

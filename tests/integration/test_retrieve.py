@@ -10,6 +10,7 @@ import pytest
 
 from llm_fallback.config import Settings, load_settings
 from llm_fallback.knowledge import retrieve
+from llm_fallback.knowledge.embed import get_embedder
 from llm_fallback.knowledge.retrieve import (
     Bm25,
     Hit,
@@ -20,6 +21,7 @@ from llm_fallback.knowledge.retrieve import (
     sections_first,
 )
 from llm_fallback.knowledge.store import IndexNotBuiltError, build_index
+from llm_fallback.text.sentences import sentences
 
 NOTES = Path(__file__).resolve().parents[2] / "notes"
 
@@ -141,9 +143,10 @@ def test_coverage_counts_a_term_present_in_either_language() -> None:
 
 def test_params_file_round_trip(tmp_path: Path) -> None:
     path = tmp_path / "p.json"
-    path.write_text('{"features": ["cosine", "bm25_norm", "coverage"], "w_dense": 0.75, "coef": [1, 2, 3]}')
+    path.write_text('{"features": ["cosine", "bm25_norm", "coverage", "sentence_cosine"], '
+                    '"w_dense": 0.75, "coef": [1, 2, 3, 4]}')
     params = Params.load(path)
-    assert params.w_dense == 0.75 and params.coef == (1, 2, 3)
+    assert params.w_dense == 0.75 and params.coef == (1, 2, 3, 4)
     path.write_text('{"features": ["other"]}')
     with pytest.raises(ValueError, match="calibrate"):
         Params.load(path)
@@ -165,3 +168,20 @@ def test_a_follow_up_looks_first_where_the_previous_answer_was_found() -> None:
     assert sections_first(hits, ["LoRA"]) == [same, best, weak_same, other]
     assert sections_first(hits, ["PEFT"]) == hits  # nothing relevant there: the order stands
     assert sections_first(hits, []) == hits
+
+
+def test_a_chunk_scores_its_closest_sentence(retriever: Retriever) -> None:
+    """sentence_cosine is each chunk's best sentence against the question; a chunk stored without
+    sentence vectors counts as one sentence, its own vector."""
+    question = "LoRA 的 alpha 一般设多少？"
+    query = get_embedder().encode_query(question)
+    column = retrieve.FEATURES.index("sentence_cosine")
+    _, cosine, features = retriever.features(question)
+    sentence_cosine = features[:, column]
+    for i in (0, len(retriever.chunks) // 2, len(retriever.chunks) - 1):
+        expected = float((get_embedder().encode(sentences(retriever.chunks[i].text)) @ query).max())
+        assert sentence_cosine[i] == pytest.approx(expected, abs=1e-5)
+
+    plain = Retriever(retriever.chunks, retriever.vectors, retriever.params, retriever.userdict)
+    _, _, plain_features = plain.features(question)
+    assert plain_features[:, column] == pytest.approx(cosine, abs=1e-6)

@@ -69,10 +69,11 @@ def test_incremental_reindex(db_url: str, tmp_path: Path, embed_calls: list[int]
     _write(notes, "b.md", "# LoRA\nAlpha 值推荐设置成 r 值的两倍。\n")
     first = build_index(notes, db_url, progress=False)
     assert (first.documents, first.chunks, first.embedded, first.reused, first.removed) == (2, 2, 2, 0, 0)
+    assert sum(embed_calls) == 6  # per chunk: the chunk, its heading line and its sentence
 
     again = build_index(notes, db_url, progress=False)
     assert (again.embedded, again.reused, again.generation) == (0, 2, first.generation + 1)
-    assert sum(embed_calls) == 2  # nothing unchanged was embedded twice
+    assert sum(embed_calls) == 6  # nothing unchanged was embedded twice
 
     _write(notes, "a.md", "# 量化\n4bit 量化会损失一点性能。\n")
     (notes / "b.md").unlink()
@@ -83,8 +84,32 @@ def test_incremental_reindex(db_url: str, tmp_path: Path, embed_calls: list[int]
     assert [c.file for c in stored.chunks] == ["a.md"]
     assert "4bit" in stored.chunks[0].text
     assert stored.vectors.shape == (1, 512)
+    assert [v.shape for v in stored.sentence_vectors] == [(2, 512)]
+    sentence_vector = get_embedder().encode(["4bit 量化会损失一点性能。"])[0]
+    assert np.allclose(stored.sentence_vectors[0][1], sentence_vector, atol=1e-5)
     hits = Retriever(stored.chunks, stored.vectors).search("LoRA alpha 怎么设置", k=5)
     assert all(hit.file != "b.md" for hit in hits)  # removed notes disappear from results
+
+
+def test_vectors_of_another_layout_are_embedded_again(db_url: str, tmp_path: Path) -> None:
+    """An index built before sentence vectors (one vector per row) is brought up to date in place."""
+    notes = tmp_path / "notes"
+    _write(notes, "a.md", "# 量化\n8bit 量化是免费午餐，无损失。\n")
+    build_index(notes, db_url, progress=False)
+    engine = create_engine(db_url)
+    with engine.begin() as conn:
+        chunk_vector = conn.execute(text("SELECT data FROM kb_vectors")).scalar_one()[: 512 * 4]
+        conn.execute(text("UPDATE kb_vectors SET model = 'usem3-multilingual-v3', data = :data"),
+                     {"data": chunk_vector})
+    engine.dispose()
+    old = load_index(db_url)
+    assert old is not None and [len(v) for v in old.sentence_vectors] == [0]
+
+    report = build_index(notes, db_url, progress=False)
+    assert (report.embedded, report.reused) == (1, 0)
+    stored = load_index(db_url)
+    assert stored is not None and [v.shape for v in stored.sentence_vectors] == [(2, 512)]
+    assert np.allclose(stored.vectors, old.vectors)
 
 
 def test_crash_mid_index_keeps_previous_index(
