@@ -35,8 +35,8 @@ log = logging.getLogger(__name__)
 
 PARAMS_PATH = Path(__file__).with_name("retrieval_params.json")
 # sentence_cosine: the chunk's closest sentence to the question. A chunk's one vector averages
-# everything it says; the sentence that answers shows better on its own (tune questions, the
-# relevance refit on the calibration set: evidence in the top 3 for 84% -> 90%).
+# everything it says; the sentence that answers shows better on its own. With it, the evidence is in
+# the top 3 for 91% of the e2e tune questions (84% without) and 95% of the held-out ones (92%).
 FEATURES = ("cosine", "bm25_norm", "coverage", "sentence_cosine")
 # A hit this relevant is clearly what the question is about; the calibrated gate (Params.threshold)
 # sits lower, for recall, and leaves the last word to the model.
@@ -180,7 +180,7 @@ class Retriever:
         self.vectors = vectors
         self.params = params or Params.load()
         self.userdict = userdict
-        # One matrix of every sentence and where each chunk's begin: a query is one product.
+        # Every sentence in one matrix, and where each chunk's sentences begin: a query is one product.
         if sentence_vectors is None or not chunks:
             self.sentence_matrix, self.sentence_starts = vectors, np.arange(len(chunks))
         else:

@@ -3,9 +3,9 @@
 Vectors are float32 bytes keyed by the chunk's content hash, so SQLite and PostgreSQL share one
 schema and an unchanged chunk is never embedded twice. A chunk's row holds its own vector, then one
 per sentence (text.sentences): retrieval scores a chunk by its closest sentence too, which a long
-chunk's single vector blurs. A build writes everything in ONE
-transaction after the slow work (chunking, embedding) is done: a crash leaves the previous index
-as it was, and readers never see half an index.
+chunk's single vector blurs. A build writes everything in ONE transaction after the slow work
+(chunking, embedding) is done: a crash leaves the previous index as it was, and readers never see
+half an index.
 """
 
 from __future__ import annotations
