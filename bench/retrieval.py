@@ -1,9 +1,11 @@
 """Retrieval benchmark (prints figures; not part of the tests).
 
-    python -m bench.retrieval [--dev ../shared/eval/dev.yml] [--scale 100000] [--pg URL]
+    python -m bench.retrieval [--dev ../shared/eval/dev.yml] [--scale 100000 | 0] [--pg URL]
+    python -m bench.retrieval --dev tests/e2e_questions/heldout.yml --scale 0
 
-1. Quality on the dev set: hit@1/3/5 and MRR for BM25 alone, dense alone and the fusion, the
-   relevance threshold's wrong-side counts, and query latency, on an index of notes/.
+1. Quality on the dev set (or a file of tests/e2e_questions): hit@1/3/5 and MRR for BM25 alone,
+   dense alone and the search (fusion, ordered by the relevance model), the relevance threshold's
+   wrong-side counts, and query latency, on an index of notes/.
 2. Scale: a synthetic corpus (deterministic seed) of --scale chunks: build time, memory and query
    latency of the in-process index; then the same vectors in PostgreSQL with a pgvector HNSW index:
    load and build time, query latency and recall@10 against exact search. The server at --pg is used
@@ -67,31 +69,30 @@ def dev_quality(dev_path: Path) -> None:
     retriever = Retriever(stored.chunks, stored.vectors, userdict=load_settings().jieba_userdict,
                           sentence_vectors=stored.sentence_vectors)
     texts = [c.text for c in retriever.chunks]
-    notes = [item for item in items if item["kind"] == "notes"]
-    ranks: dict[str, list[int | None]] = {"bm25": [], "dense": [], "fusion": []}
+    # Questions with evidence: the dev set's notes kind, every notes kind of tests/e2e_questions.
+    notes = [item for item in items if item.get("evidence")]
+    ranks: dict[str, list[int | None]] = {"bm25": [], "dense": [], "search": []}
     for item in notes:
         for name, scores in (("bm25", retriever.bm25_scores(item["q"])),
                              ("dense", retriever.dense_scores(item["q"]))):
             order = np.argsort(-scores, kind="stable")[:5]
             ranks[name].append(evidence_rank([texts[i] for i in order], item["evidence"]))
         hits = retriever.search(item["q"], k=5)
-        ranks["fusion"].append(evidence_rank([h.text for h in hits], item["evidence"]))
-    print(f"\ndev set: {len(notes)} notes questions")
+        ranks["search"].append(evidence_rank([h.text for h in hits], item["evidence"]))
+    print(f"\n{dev_path.name}: {len(notes)} questions with evidence")
     print(f"{'':8} {'hit@1':>6} {'hit@3':>6} {'hit@5':>6} {'MRR':>6}")
     for name, values in ranks.items():
         hit = [np.mean([r is not None and r <= k for r in values]) for k in (1, 3, 5)]
         mrr = np.mean([1 / r if r else 0.0 for r in values])
         print(f"{name:8} {hit[0]:6.2f} {hit[1]:6.2f} {hit[2]:6.2f} {mrr:6.3f}")
-    missed = [item["id"] for item, r in zip(notes, ranks["fusion"], strict=True) if r is None]
-    print(f"fusion misses: {missed or 'none'}")
+    missed = [item["id"] for item, r in zip(notes, ranks["search"], strict=True) if r is None]
+    print(f"search misses: {missed or 'none'}")
 
     threshold = retriever.params.threshold
-    for kind in ("notes", "oos"):
-        group = [item for item in items if item["kind"] == kind]
+    for kind, group in (("notes", notes), ("oos", [item for item in items if item["kind"] == "oos"])):
         tops = [(hits[0].relevance if hits else 0.0) for hits in (retriever.search(i["q"]) for i in group)]
         wrong = sum((t < threshold) if kind == "notes" else (t >= threshold) for t in tops)
-        print(f"relevance: {kind:5} {wrong}/{len(group)} on the wrong side of {threshold:.3f}"
-              f"  (top relevances {', '.join(f'{t:.2f}' for t in tops)})")
+        print(f"relevance: {kind:5} {wrong}/{len(group)} on the wrong side of {threshold:.3f}")
 
     timings = []
     for _ in range(5):
@@ -292,10 +293,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--dev", default=str(ROOT.parent / "shared" / "eval" / "dev.yml"))
-    parser.add_argument("--scale", type=int, default=100_000)
+    parser.add_argument("--scale", type=int, default=100_000, help="synthetic chunks (0: quality only)")
     parser.add_argument("--pg", default=PG_URL, help="PostgreSQL URL (psycopg form) for the pgvector part")
     args = parser.parse_args()
     dev_quality(Path(args.dev))
+    if not args.scale:
+        return
     vectors, in_process_median = scale_in_process(args.scale)
     scale_pgvector(vectors, args.pg, in_process_median)
 
