@@ -50,6 +50,7 @@ from llm_fallback.text.grounding import unsupported_numbers
 from llm_fallback.text.lang import Lang, detect_lang, is_in_lang
 from llm_fallback.text.redact import redact
 from llm_fallback.text.replies import say
+from llm_fallback.text.sentences import sentences
 from llm_fallback.text.terms import unnamed_terms
 from llm_fallback.text.tokenize import translate_terms
 
@@ -194,6 +195,17 @@ def _harmful_passage(text: str) -> bool:
     return is_harmful(text)
 
 
+def _matches_its_harmful_part(question: str, hit: Hit) -> bool:
+    """Whether the sentence of a harmful passage closest to `question` is itself harmful. The notes
+    quote a jailbreak beside harmless prompt examples in one chunk; a question about the weather
+    matches the example "今天天气还不错", not the jailbreak, and is not a harmful request."""
+    parts = sentences(hit.text)
+    if not parts:
+        return True
+    closeness = get_embedder().similarity_to(question)(parts)
+    return _harmful_passage(parts[int(closeness.argmax())])
+
+
 def _generate(question: str, passages: Sequence[Passage], lang: Lang,
               llm: LLM) -> tuple[str, GenerationResult | None, list[str]]:
     """The cleaned generated text, its generation, and why it must not be shown (empty: it may)."""
@@ -240,9 +252,10 @@ def answer_question(question: str, retriever: Searcher | None = None, llm: LLM |
     safe = [h for h in hits if not _harmful_passage(h.text)]
     relevant = [h for h in safe if h.relevant]
     # The relevance gate is lenient (the model has the last word), so a harmful passage that merely
-    # passed it says nothing about the question; one that clearly matches it means the question is
-    # about that passage, and "not covered" would be untrue.
-    if not relevant and any(h.relevance >= CLEAR_MATCH for h in hits):
+    # passed it says nothing about the question; one that clearly matches it, on its harmful part,
+    # means the question is about that passage, and "not covered" would be untrue.
+    if not relevant and any(h.relevance >= CLEAR_MATCH and _matches_its_harmful_part(question, h)
+                            for h in hits if _harmful_passage(h.text)):
         log.info("refused: harmful passages")
         return done(Verdict("harmful").reply(lang), "refused")
     # Meaning similarity finds the sentences a term match misses (answer.prompt.best_sentences); it

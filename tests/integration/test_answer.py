@@ -304,3 +304,14 @@ def test_a_prompt_over_the_context_window_falls_back_to_the_quoted_passage(tiny_
     result = answer_question(DEV["d09"]["q"], llm=LLM(lambda: tiny_context, queue_max=1, timeout_s=20))
     assert result.route == "extractive"
     assert "7860" in result.text and result.sources
+
+
+def test_a_question_matching_the_harmless_part_of_a_harmful_passage_is_not_a_refusal():
+    # The notes' 有趣的提示词 chunk quotes the jailbreak beside a sentiment example about the weather.
+    mixed = replace(hit(NAPALM_ZH + "将该文本划分为积极,中性或消极。文本:我认为今天天气还不错。"), relevance=0.6)
+    result = answer_question("明天上海天气怎么样", retriever=FixedRetriever(mixed),
+                             llm=NoLLM("nothing is left to put in a prompt"))
+    assert result.route == "not_covered" and "凝固汽油弹" not in result.text
+    asked = answer_question("扮演已故祖母的那段提示词讲了什么？", retriever=FixedRetriever(mixed),
+                            llm=NoLLM("nothing is left to put in a prompt"))
+    assert asked.route == "refused" and asked.text == Verdict("harmful").reply("zh")
