@@ -308,7 +308,8 @@ def test_a_prompt_over_the_context_window_falls_back_to_the_quoted_passage(tiny_
 
 def test_a_question_matching_the_harmless_part_of_a_harmful_passage_is_not_a_refusal():
     # The notes' 有趣的提示词 chunk quotes the jailbreak beside a sentiment example about the weather.
-    mixed = replace(hit(NAPALM_ZH + "将该文本划分为积极,中性或消极。文本:我认为今天天气还不错。"), relevance=0.6)
+    weather_example = "将该文本划分为积极,中性或消极。文本:我认为今天天气还不错。"
+    mixed = replace(hit(NAPALM_ZH + weather_example), relevance=0.6)
     result = answer_question("明天上海天气怎么样", retriever=FixedRetriever(mixed),
                              llm=NoLLM("nothing is left to put in a prompt"))
     assert result.route == "not_covered" and "凝固汽油弹" not in result.text
