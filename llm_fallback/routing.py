@@ -23,9 +23,9 @@ from llm_fallback.text.tokenize import glossary_terms
 log = logging.getLogger(__name__)
 
 
-def faq_or_notes(question: str, sections: Sequence[str] = ()) -> Answer:
+def faq_or_notes(question: str, sections: Sequence[str] = (), search_as: str = "") -> Answer:
     """What the assistant answers: a confident FAQ match at once (no LLM), else the notes answer,
-    looked for in `sections` first.
+    looked for in `sections` first (with `search_as` in place of the question, when given).
 
     A broken FAQ store must not take the notes answer down with it: log and fall through."""
     try:
@@ -33,7 +33,7 @@ def faq_or_notes(question: str, sections: Sequence[str] = ()) -> Answer:
     except Exception:
         log.exception("faq lookup failed; answering from the notes")
         found = None
-    return found or answer_question(question, sections=sections)
+    return found or answer_question(question, sections=sections, search_as=search_as)
 
 
 def answer_in_context(message: str, previous: Previous | None) -> tuple[Answer, Resolution]:
@@ -45,7 +45,7 @@ def answer_in_context(message: str, previous: Previous | None) -> tuple[Answer, 
     if resolution.how == "clarify":
         text = say("clarify", lang, topics=" / ".join(resolution.candidates))
         return Answer(text, "clarify", (), 0, None, 0, question=redact(message).text), resolution
-    answer = faq_or_notes(resolution.question, resolution.sections)
+    answer = faq_or_notes(resolution.question, resolution.sections, resolution.search_as)
     question = redact(resolution.question).text
     if resolution.rewritten:
         # Say how the follow-up was read: a wrong reading is then plain to see and easy to restate.

@@ -73,7 +73,7 @@ class Searcher(Protocol):
 
     vocabulary: Vocabulary  # what the notes name anywhere
 
-    def search(self, question: str, k: int = 5) -> list[Hit]: ...
+    def search(self, question: str, k: int = 5, within: Sequence[str] = ()) -> list[Hit]: ...
 
 
 @dataclass(frozen=True)
@@ -224,10 +224,11 @@ def _generate(question: str, passages: Sequence[Passage], lang: Lang,
 
 def answer_question(question: str, retriever: Searcher | None = None, llm: LLM | None = None,
                     k: int = 5, budgets: Sequence[int] = PASSAGE_BUDGETS,
-                    sections: Sequence[str] = ()) -> Answer:
+                    sections: Sequence[str] = (), search_as: str = "") -> Answer:
     """Answer from the notes. Raises LLMBusy (reply with `busy_reply`) and IndexNotBuiltError.
     `budgets`: the characters of each passage the model sees, best first (bench.answer varies them).
-    `sections`: where to look first (a follow-up's previous sections, conversation.resolve)."""
+    `sections`: where to look first, and `search_as`: what to search with instead of the question (a
+    follow-up's previous sections, and the follow-up after its previous question: conversation.resolve)."""
     start = time.monotonic()
     lang = detect_lang(question)
 
@@ -247,7 +248,8 @@ def answer_question(question: str, retriever: Searcher | None = None, llm: LLM |
     # A secret the user pasted must not reach the index query, the prompt or a log line.
     question = redact(question).text
     searcher = retriever or get_retriever()
-    hits = sections_first(searcher.search(question, k=k), sections)
+    query = redact(search_as).text or question
+    hits = sections_first(searcher.search(query, k=k, within=sections), sections)
     # A passage that names a harmful topic reaches neither the prompt nor a quote, nor the topics list.
     safe = [h for h in hits if not _harmful_passage(h.text)]
     relevant = [h for h in safe if h.relevant]

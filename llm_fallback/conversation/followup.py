@@ -75,6 +75,8 @@ _ASPECT = re.compile(
     r"第.步|流程|应用|场景|代价|成本|速度|效果|参数|配置|实现|原因|风险|要求|前提|条件|显存|精度|效率|"
     r"下一步|后面|之后|然后|具体|细节|公式|定义|来源|出处|地址|链接)"
 )
+# A version number inside a product's name ("Gemini 1.5 Pro", "Llama 2").
+_VERSION = re.compile(r"\d+(?:\.\d+)*")
 _PEOPLE = frozenset({"你", "您", "我", "他", "她", "你们", "我们", "他们", "大家"})
 # Hyphenated everyday words ("fine-tune", "mini-batch") count as terms, but a question is seldom about them.
 _PLAIN_HYPHENATED = re.compile(r"[a-z]{2,}(?:-[a-z]{2,})+")
@@ -141,13 +143,34 @@ def topics_of(question: str, glossary_terms: Sequence[str] = ()) -> tuple[str, .
     if terms:
         # "In the PEFT list, what does BitFit fine-tune?" is about BitFit, not "fine-tune".
         named = [t for t in terms if not _PLAIN_HYPHENATED.fullmatch(t)] or terms
-        return (named[-1], *(t for t in terms if t != named[-1]))
+        main = _full_name(question, named[-1], named)
+        return (main, *(t for t in terms if t != named[-1] and t not in main.split()))
     defined = defined_subject(question)
     if defined:
         return (defined,)
     named = [t for t in glossary_terms if t and t.lower() in question.lower()]
     # The longest first: "知识蒸馏" before "蒸馏".
     return tuple(sorted(dict.fromkeys(named), key=len, reverse=True)[:2])
+
+
+def _full_name(question: str, term: str, terms: Sequence[str]) -> str:
+    """The whole name `term` is part of: the words beside it that are terms or version numbers too
+    ("Pro" in "the context window of Gemini 1.5 Pro" is "Gemini 1.5 Pro"). A model size stays itself:
+    "那 13B 呢？" replaces the 7B of "Llama 2 7B", not the name."""
+    words = [w.strip("?？,，.。!！:：") for w in question.split()]
+    if _SIZE.match(term) or term not in words:
+        return term
+    named = {t.lower() for t in terms}
+
+    def joins(word: str) -> bool:
+        return word.lower() in named or _VERSION.fullmatch(word) is not None
+
+    start = end = words.index(term)
+    while start > 0 and joins(words[start - 1]):
+        start -= 1
+    while end + 1 < len(words) and joins(words[end + 1]):
+        end += 1
+    return " ".join(words[start:end + 1])
 
 
 def _is_short(text: str, lang: Lang) -> bool:
@@ -260,6 +283,16 @@ def rewrite(message: str, previous: Previous | None) -> Rewrite:
     if shape == "pronoun":
         return Rewrite(_pronoun_replaced(message, topic, lang), shape)
     return Rewrite(_with_topic(message, topic, lang), shape)
+
+
+def following(message: str, previous: Previous) -> str:
+    """The message after the question it follows, as one text to search the notes with: "第一步具体做
+    什么？" after "RAG 的主要步骤有哪些？" asks about the steps that question found, which its topic
+    alone ("RAG") does not find."""
+    earlier = previous.question.strip()
+    if detect_lang(message) == "zh":
+        return f"接着「{earlier}」问：{message.strip()}"
+    return f'Following "{earlier}": {message.strip()}'
 
 
 def for_candidate(message: str, topic: str) -> str:

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
-from llm_fallback.conversation.followup import Previous, defined_subject, for_candidate, rewrite
+from llm_fallback.conversation.followup import Previous, defined_subject, following, for_candidate, rewrite
 from llm_fallback.knowledge.retrieve import CLEAR_MATCH, Hit
 from llm_fallback.llm.errors import LLMError
 from llm_fallback.llm.service import LLM
@@ -51,6 +51,9 @@ class Resolution:
     # Where the answer is looked for first: the sections the previous answer cited, when the
     # follow-up asks more about the same subject ("它的缺点呢？", "第一步具体做什么？").
     sections: tuple[str, ...] = ()
+    # What to search the notes with when it is not `question`: the follow-up after the question it
+    # follows (followup.following).
+    search_as: str = ""
 
     @property
     def rewritten(self) -> bool:
@@ -103,7 +106,6 @@ def resolve(message: str, previous: Previous | None, searcher: Searcher, llm: LL
     if cheap.candidates:
         return Resolution(message, "clarify", cheap.candidates)
     cheap_hits = searcher.search(cheap.question, k=3)
-    cheap_relevance = max((h.relevance for h in cheap_hits), default=0.0)
     # A short question that asks to define something ("什么是知识蒸馏？") stands alone when the notes
     # answer it as it is; any other ("学习率设的是多少？", "第一步具体做什么？") continues the subject.
     stands_alone = defined_subject(message) and not _continues(cheap_hits, previous.sections)
@@ -113,8 +115,17 @@ def resolve(message: str, previous: Previous | None, searcher: Searcher, llm: LL
     # a subject of its own ("那 QLoRA 呢？", "How does FastGPT use it?") is looked for anywhere.
     same_subject = cheap.shape != "substitution" and not technical_terms(message)
     sections = previous.sections if same_subject else ()
-    if cheap_relevance >= CLEAR_MATCH or llm is None:
-        return Resolution(cheap.question, "rewritten", sections=sections)
+    # "第一步具体做什么？" is looked for with the question it follows, which finds what that question
+    # found; the model is asked the rewrite alone, or it may answer the earlier question instead.
+    search_as = ""
+    if cheap.shape == "ellipsis" and same_subject and detect_lang(message) == detect_lang(previous.question):
+        search_as = following(message, previous)
+        cheap_hits = searcher.search(search_as, k=3)
+    cheap_relevance = max((h.relevance for h in cheap_hits), default=0.0)
+    # Found again where the previous answer was found: the model's rewrite can only lose context.
+    found_again = bool(sections) and any(h.relevant and h.heading in sections for h in cheap_hits[:1])
+    if cheap_relevance >= CLEAR_MATCH or found_again or llm is None:
+        return Resolution(cheap.question, "rewritten", sections=sections, search_as=search_as)
     start = time.monotonic()
     by_model = model_rewrite(message, previous, llm, budget_s)
     spent_ms = round((time.monotonic() - start) * 1000)

@@ -9,12 +9,14 @@ from llm_fallback.text.lang import CJK
 
 # A technical term: digits, underscores, inner capitals or two capitals (LoRA, top_p, 7B, HNSW),
 # or, in Chinese text, any Latin word of two letters or more (Chinese prose writes terms in Latin).
-_TECH_TERM = re.compile(r"[A-Za-z][A-Za-z0-9_.+\-]*[A-Za-z0-9]|\d+(?:\.\d+)?\s*[BbMm]\b")
+_TECH_TERM = re.compile(r"[A-Za-z][A-Za-z0-9_.+\-]*[A-Za-z0-9]|\d+(?:x\d+)?(?:\.\d+)?\s*[BbMm]\b")
 _INNER_MARK = re.compile(r"\d|_|[a-z][A-Z]|[A-Z]{2}|[A-Za-z][-.][A-Za-z]")
 # Latin words Chinese prose uses for everyday things, not for the subject of a question.
 _NOT_SUBJECTS = frozenset({
     "cpu", "cpus", "gpu", "gpus", "api", "llm", "llms", "ai", "token", "tokens", "gb", "ok", "pdf",
-    "json", "http", "url", "prompt", "python"
+    "json", "http", "url", "prompt", "python",
+    # A language the question is asked about ("how many English words is 1k tokens?") is no subject.
+    "english", "chinese",
 })
 _EN_COMMON_CAPITALISED = frozenset({
     "what", "how", "why", "when", "where", "which", "who", "is", "are", "and", "does", "do", "can",

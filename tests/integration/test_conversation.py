@@ -6,7 +6,7 @@ import pytest
 
 from llm_fallback.conversation.followup import Previous, rewrite
 from llm_fallback.conversation.resolve import resolve
-from llm_fallback.knowledge.retrieve import get_retriever
+from llm_fallback.knowledge.retrieve import get_retriever, sections_first
 from llm_fallback.llm.model import prepare
 from llm_fallback.llm.service import LLM, get_llm
 from llm_fallback.routing import answer_in_context, remember
@@ -44,6 +44,18 @@ def test_a_follow_up_on_the_same_subject_looks_where_the_last_answer_was_found()
     # A new subject is looked for anywhere, also beside a pronoun.
     assert resolve("那 top_p 呢？", previous, get_retriever()).sections == ()
     assert resolve("How does vLLM use it?", previous, get_retriever()).sections == ()
+
+
+def test_a_question_about_what_the_last_answer_said_is_looked_for_after_that_question() -> None:
+    retriever = get_retriever()
+    first = "RAG 的主要步骤有哪些？"
+    resolution = resolve("第一步具体做什么？", remember(first, retriever.search(first, k=1)), retriever)
+    assert resolution.how == "rewritten" and resolution.search_as.startswith(f"接着「{first}")
+    assert first not in resolution.question  # the model is asked the follow-up alone
+    found = retriever.search(resolution.search_as, k=5, within=resolution.sections)
+    assert "分割成较短的 Chunk" in sections_first(found, resolution.sections)[0].text
+    # The rewrite alone ("关于 RAG：…") does not find it at all.
+    assert all("分割成较短的 Chunk" not in hit.text for hit in retriever.search(resolution.question, k=5))
 
 
 def test_the_model_rewrites_only_what_the_index_is_unsure_of_and_within_its_budget(llm: LLM) -> None:

@@ -64,6 +64,16 @@ def test_the_subject_is_the_last_term_named_but_never_an_everyday_hyphenated_wor
     assert topics_of("How does top-k sampling work?")[0] == "top-k"
 
 
+def test_the_subject_is_the_whole_name_and_never_a_language() -> None:
+    assert topics_of("What's the context window of Gemini 1.5 Pro?") == ("Gemini 1.5 Pro",)
+    assert topics_of("How many parameters does Mixtral 8x7B activate per token?") == ("Mixtral 8x7B",)
+    # A size stays itself, so that "那 13B 呢？" replaces it.
+    llama = "Llama 2 7B 推理要多少显存？"
+    thirteen = rewrite("那 13B 呢？", Previous(llama, topics_of(llama)))
+    assert thirteen.question == "Llama 2 13B 推理要多少显存？"
+    assert topics_of("Roughly how many English words is 1k tokens?") == ()
+
+
 def test_a_message_that_names_its_subject_is_never_rewritten() -> None:
     assert rewrite("HNSW 有什么缺点？", LORA).shape == "none"
     assert rewrite("那 QLoRA 呢？", None).question == "那 QLoRA 呢？"
