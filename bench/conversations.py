@@ -4,7 +4,7 @@ scored on the last turn (the follow-up), beside the same question asked standalo
     RASA_API=on RASA_AUTH_TOKEN=secret make run          # in another terminal
     RASA_AUTH_TOKEN=secret python -m bench.conversations [--split tune|heldout|all] [--json out.json]
     python -m bench.conversations --cheap-cost           # in-process: what the cheap path costs
-    python -m bench.conversations --evidence             # in-process: evidence rank, sections first
+    python -m bench.conversations --evidence             # in-process: where the evidence ranks
 
 The conversations are tests/conversations/{tune,heldout}.yml (their header defines the fields).
 Each is sent turn by turn in one conversation; its last turn is scored:
@@ -140,27 +140,32 @@ def cheap_cost(items: list[dict]) -> None:
 
 def evidence_ranks(items: list[dict]) -> None:
     """In-process, no model: where the last turn's evidence ranks among the hits of its resolved
-    question, as retrieved and with the previous answer's sections first (`sections_first`). Each
-    earlier turn's answer is taken to cite its best relevant passage, as a quote does."""
-    from llm_fallback.conversation.resolve import resolve
+    question alone, and among the hits the answer is given from (searched as `search_as`, the previous
+    answer's sections weighed and first). Each earlier turn's answer is taken to cite its best relevant
+    passage, as a quote does."""
+    from llm_fallback.conversation.resolve import Resolution, resolve
     from llm_fallback.knowledge.calibrate import evidence_rank
-    from llm_fallback.knowledge.retrieve import get_retriever, sections_first
+    from llm_fallback.knowledge.retrieve import Hit, get_retriever, sections_first
     from llm_fallback.routing import remember
 
     retriever = get_retriever()
+
+    def as_answered(resolution: Resolution) -> list[Hit]:
+        query = resolution.search_as or resolution.question
+        return sections_first(retriever.search(query, k=5, within=resolution.sections), resolution.sections)
+
     notes = [i for i in items if i["route"] == "notes" and i.get("evidence")]
-    ranks: dict[str, list[int | None]] = {"as retrieved": [], "sections first": []}
+    ranks: dict[str, list[int | None]] = {"rewrite alone": [], "as answered": []}
     for item in notes:
         previous = None
         for turn in item["turns"][:-1]:
             resolution = resolve(turn, previous, retriever)
-            hits = sections_first(retriever.search(resolution.question, k=5), resolution.sections)
-            previous = remember(resolution.question, [h for h in hits if h.relevant][:1])
+            previous = remember(resolution.question, [h for h in as_answered(resolution) if h.relevant][:1])
         resolution = resolve(item["turns"][-1], previous, retriever)
-        hits = retriever.search(resolution.question, k=5)
-        ranks["as retrieved"].append(evidence_rank([h.text for h in hits], item["evidence"]))
-        first = sections_first(hits, resolution.sections)
-        ranks["sections first"].append(evidence_rank([h.text for h in first], item["evidence"]))
+        alone = retriever.search(resolution.question, k=5)
+        ranks["rewrite alone"].append(evidence_rank([h.text for h in alone], item["evidence"]))
+        answered = as_answered(resolution)
+        ranks["as answered"].append(evidence_rank([h.text for h in answered], item["evidence"]))
     for label, listed in ranks.items():
         within = "  ".join(f"@{k} {sum(1 for r in listed if r is not None and r <= k)}/{len(notes)}"
                            for k in (1, 3, 5))
@@ -178,7 +183,7 @@ def main() -> int:
     parser.add_argument("--no-standalone", action="store_true", help="skip the standalone comparison")
     parser.add_argument("--cheap-cost", action="store_true", help="time the cheap path in-process instead")
     parser.add_argument("--evidence", action="store_true",
-                        help="in-process, no model: last-turn evidence rank, with/without sections first")
+                        help="in-process, no model: last-turn evidence rank, rewrite alone / as answered")
     parser.add_argument("--json", type=Path, help="write every conversation, reply and route here")
     args = parser.parse_args()
 
