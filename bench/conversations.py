@@ -141,8 +141,8 @@ def cheap_cost(items: list[dict]) -> None:
 def evidence_ranks(items: list[dict]) -> None:
     """In-process, no model: where the last turn's evidence ranks among the hits of its resolved
     question alone, and among the hits the answer is given from (searched as `search_as`, the previous
-    answer's sections weighed and first). Each earlier turn's answer is taken to cite its best relevant
-    passage, as a quote does."""
+    answer's sections first). Each earlier turn's answer is taken to cite its best relevant passage,
+    as a quote does."""
     from llm_fallback.conversation.resolve import Resolution, resolve
     from llm_fallback.knowledge.calibrate import evidence_rank
     from llm_fallback.knowledge.retrieve import Hit, get_retriever, sections_first
@@ -152,7 +152,7 @@ def evidence_ranks(items: list[dict]) -> None:
 
     def as_answered(resolution: Resolution) -> list[Hit]:
         query = resolution.search_as or resolution.question
-        return sections_first(retriever.search(query, k=5, within=resolution.sections), resolution.sections)
+        return sections_first(retriever.search(query, k=5), resolution.sections)
 
     notes = [i for i in items if i["route"] == "notes" and i.get("evidence")]
     ranks: dict[str, list[int | None]] = {"rewrite alone": [], "as answered": []}

@@ -73,7 +73,7 @@ class Searcher(Protocol):
 
     vocabulary: Vocabulary  # what the notes name anywhere
 
-    def search(self, question: str, k: int = 5, within: Sequence[str] = ()) -> list[Hit]: ...
+    def search(self, question: str, k: int = 5) -> list[Hit]: ...
 
 
 @dataclass(frozen=True)
@@ -249,7 +249,7 @@ def answer_question(question: str, retriever: Searcher | None = None, llm: LLM |
     question = redact(question).text
     searcher = retriever or get_retriever()
     query = redact(search_as).text or question
-    hits = sections_first(searcher.search(query, k=k, within=sections), sections)
+    hits = sections_first(searcher.search(query, k=k), sections)
     # A passage that names a harmful topic reaches neither the prompt nor a quote, nor the topics list.
     safe = [h for h in hits if not _harmful_passage(h.text)]
     relevant = [h for h in safe if h.relevant]

@@ -223,33 +223,25 @@ class Retriever:
         top = np.argsort(-fused, kind="stable")[:k]
         return top[fused[top] > 0], fused
 
-    def rank(self, bm25: np.ndarray, cosine: np.ndarray, feats: np.ndarray, k: int,
-             within: Sequence[str] = ()) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def rank(self, bm25: np.ndarray, cosine: np.ndarray, feats: np.ndarray,
+             k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Over `features`' output: (indices of the k best chunks, their fused scores, their
-        relevances), best first. The chunks under the headings `within` are candidates too.
+        relevances), best first.
 
         Fusion picks the candidates; the relevance model orders them. It weighs how much of the
         question a chunk covers, which rank fusion cannot: on the held-out questions this put the
         passage holding the answer first for 76% of them, where fusion's own order did for 65%."""
         p = self.params
         candidates, fused = self.fuse(bm25, cosine, p.rerank_pool)
-        if within:
-            headings = set(within)
-            under = [i for i, c in enumerate(self.chunks) if c.heading in headings]
-            candidates = np.array(list(dict.fromkeys([*candidates.tolist(), *under])), dtype=np.int64)
         relevance = sigmoid(feats[candidates] @ np.array(p.coef) + p.intercept)
         order = np.argsort(-relevance, kind="stable")[:k]
         return candidates[order], fused[candidates[order]], relevance[order]
 
-    def search(self, question: str, k: int = 5, within: Sequence[str] = ()) -> list[Hit]:
-        """The k chunks most relevant to `question`. `within`: headings whose chunks are weighed
-        whatever fusion thinks of them (a follow-up's previous sections: "学习率设的是多少？" after
-        an answer from a training command is about that command, which a search for the follow-up
-        alone does not reach)."""
+    def search(self, question: str, k: int = 5) -> list[Hit]:
         started = time.perf_counter()
         if not self.chunks or not question.strip():
             return []
-        top, fused, relevance = self.rank(*self.features(question), k, within)
+        top, fused, relevance = self.rank(*self.features(question), k)
         threshold = self.params.threshold
         hits = []
         for index, score, rel in zip(top, fused, relevance, strict=True):

@@ -214,7 +214,7 @@ class FixedRetriever:
         self.hits = list(hits)
         self.vocabulary = Vocabulary.of([*(h.text for h in hits), *elsewhere])
 
-    def search(self, question: str, k: int = 5, within=()) -> list[Hit]:
+    def search(self, question: str, k: int = 5) -> list[Hit]:
         return self.hits[:k]
 
 

@@ -52,7 +52,7 @@ def test_a_question_about_what_the_last_answer_said_is_looked_for_after_that_que
     resolution = resolve("第一步具体做什么？", remember(first, retriever.search(first, k=1)), retriever)
     assert resolution.how == "rewritten" and resolution.search_as.startswith(f"接着「{first}")
     assert first not in resolution.question  # the model is asked the follow-up alone
-    found = retriever.search(resolution.search_as, k=5, within=resolution.sections)
+    found = retriever.search(resolution.search_as, k=5)
     assert "分割成较短的 Chunk" in sections_first(found, resolution.sections)[0].text
     # The rewrite alone ("关于 RAG：…") does not find it at all.
     assert all("分割成较短的 Chunk" not in hit.text for hit in retriever.search(resolution.question, k=5))

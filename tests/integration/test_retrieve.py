@@ -170,13 +170,6 @@ def test_a_follow_up_looks_first_where_the_previous_answer_was_found() -> None:
     assert sections_first(hits, []) == hits
 
 
-def test_a_search_within_sections_weighs_their_chunks_whatever_fusion_thinks(retriever: Retriever) -> None:
-    pool = retriever.params.rerank_pool
-    assert all(h.heading != "RAG" for h in retriever.search("HNSW 有什么缺点？", k=pool))
-    within = retriever.search("HNSW 有什么缺点？", k=pool + 5, within=("RAG",))
-    assert any(h.heading == "RAG" for h in within)
-
-
 def test_a_chunk_scores_its_closest_sentence(retriever: Retriever) -> None:
     """sentence_cosine is each chunk's best sentence against the question; a chunk stored without
     sentence vectors counts as one sentence, its own vector."""

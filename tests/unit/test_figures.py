@@ -14,7 +14,7 @@ class Notes:
     def __init__(self, *texts: str, relevant: bool = True) -> None:
         self.hits = [Hit("n.md", "h", 1, 2, text, 1.0, 0.9, relevant) for text in texts]
 
-    def search(self, question: str, k: int = 5, within=()) -> list[Hit]:
+    def search(self, question: str, k: int = 5) -> list[Hit]:
         return self.hits[:k]
 
 
