@@ -105,11 +105,11 @@ def resolve(message: str, previous: Previous | None, searcher: Searcher, llm: LL
         return Resolution(message, "standalone")
     if cheap.candidates:
         return Resolution(message, "clarify", cheap.candidates)
-    cheap_hits = searcher.search(cheap.question, k=3)
     # A short question that asks to define something ("什么是知识蒸馏？") stands alone when the notes
     # answer it as it is; any other ("学习率设的是多少？", "第一步具体做什么？") continues the subject.
-    stands_alone = defined_subject(message) and not _continues(cheap_hits, previous.sections)
-    if cheap.shape == "ellipsis" and stands_alone and _best_relevance(searcher, message) >= CLEAR_MATCH:
+    if (cheap.shape == "ellipsis" and defined_subject(message)
+            and not _continues(searcher.search(cheap.question, k=3), previous.sections)
+            and _best_relevance(searcher, message) >= CLEAR_MATCH):
         return Resolution(message, "standalone")
     # The same subject is looked for first where it was found ("它的缺点呢？"); a message that names
     # a subject of its own ("那 QLoRA 呢？", "How does FastGPT use it?") is looked for anywhere.
@@ -120,7 +120,7 @@ def resolve(message: str, previous: Previous | None, searcher: Searcher, llm: LL
     search_as = ""
     if cheap.shape == "ellipsis" and same_subject and detect_lang(message) == detect_lang(previous.question):
         search_as = following(message, previous)
-        cheap_hits = searcher.search(search_as, k=3)
+    cheap_hits = searcher.search(search_as or cheap.question, k=3)
     cheap_relevance = max((h.relevance for h in cheap_hits), default=0.0)
     # Found again where the previous answer was found: the model's rewrite can only lose context.
     found_again = bool(sections) and any(h.relevant and h.heading in sections for h in cheap_hits[:1])
