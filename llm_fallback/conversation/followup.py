@@ -88,6 +88,9 @@ _COMPARISON = re.compile(
 # Short enough to lean on the conversation: "第一步具体做什么？" / "Why is that?".
 ELLIPSIS_MAX_ZH_CHARS = 14
 ELLIPSIS_MAX_EN_WORDS = 8
+# A question that opens by continuing the last one ("And how many experts is each token routed to?",
+# "那每个 token 会被路由到几个专家呢…") leans on it whatever its length, as long as it names no subject.
+_CONTINUES = re.compile(r"^\s*(?:(?:and|also|then)\b|(?:那么?|还有|另外|然后)(?!个|些))", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -202,7 +205,7 @@ def shape_of(message: str) -> tuple[Shape, str | None]:
         return "pronoun", None
     if substitution:  # "那缺点呢？": a new aspect of the same subject
         return "ellipsis", None
-    if not technical_terms(text) and _is_short(text, lang):
+    if not technical_terms(text) and (_is_short(text, lang) or _CONTINUES.match(text)):
         return "ellipsis", None
     return "none", None
 
