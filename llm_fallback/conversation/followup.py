@@ -89,7 +89,8 @@ _COMPARISON = re.compile(
 ELLIPSIS_MAX_ZH_CHARS = 14
 ELLIPSIS_MAX_EN_WORDS = 8
 # A question that opens by continuing the last one ("And how many experts is each token routed to?",
-# "那每个 token 会被路由到几个专家呢…") leans on it whatever its length, as long as it names no subject.
+# "那每一层的专家一般分成几组…") leans on it whatever its length, as long as it names no subject;
+# "那个…" and "那些…" are "that …", not the opener "那".
 _CONTINUES = re.compile(r"^\s*(?:(?:and|also|then)\b|(?:那么?|还有|另外|然后)(?!个|些))", re.IGNORECASE)
 
 
