@@ -66,6 +66,12 @@ _TOPIC_SEP = {"zh": "、", "en": "; "}
 _TERM_SEP = {"zh": "、", "en": ", "}
 # How much of a question a passage must name to be clearly about it (see names_the_question).
 NAMED_SHARE = 0.5
+# How much of a question an answer that adds nothing to it must repeat to be only restating it.
+RESTATED_SHARE = 0.8
+# Words an answer uses to point at its passages, which tell the user nothing.
+_POINTERS = "根据 笔记 片段 提到 according to the notes passage passages mentioned"
+# "Yes"/"no" and their Chinese forms are stop-words, yet they answer a yes/no question.
+_YES_OR_NO = re.compile(r"^\s*(?:是的|是[，,]|对[，,]|不|没|yes\b|no\b)", re.IGNORECASE)
 
 
 class Searcher(Protocol):
@@ -136,6 +142,23 @@ def repeats_itself(text: str) -> bool:
 def says_not_in_notes(text: str) -> bool:
     """The model's "the passages do not answer this" (prompt rule 4), however it spelled the marker."""
     return NOT_IN_NOTES in re.sub(r"[\s_]+", " ", text).upper()
+
+
+def restates_the_question(question: str, text: str) -> bool:
+    """An answer that only restates its question: no word or number the question lacks, every technical
+    term of it, most of its other words ("RAGFlow 默认用的是哪个 embedding 模型？" answered "RAGFlow
+    默认用的是 embedding 模型。"). The small model writes this when its passages hold no answer. An
+    answer that picks one of the question's options ("GGUF is …" to "GPTQ, AWQ or GGUF?") drops the
+    others' names, and is an answer, as is a "yes" or "no"."""
+    if _YES_OR_NO.match(text):
+        return False
+    asked = terms(question)
+    said = terms(text)
+    if not asked or said - asked - terms(translate_terms(question)) - terms(_POINTERS):
+        return False
+    if unnamed_terms(question, text):
+        return False
+    return len(asked & (said | terms(translate_terms(text)))) >= RESTATED_SHARE * len(asked)
 
 
 def draws_on_nothing(text: str, passages: Sequence[Passage]) -> bool:
@@ -282,7 +305,7 @@ def answer_question(question: str, retriever: Searcher | None = None, llm: LLM |
         log.info("refused: harmful reply")
         return done(Verdict("harmful").reply(lang), "refused", (), generation)
     best = passages[0]
-    not_in_notes = says_not_in_notes(text)
+    not_in_notes = says_not_in_notes(text) or (not failures and restates_the_question(question, text))
     # Checked only after the model's NOT IN NOTES: tokenising the passage costs every other answer.
     if not_in_notes and best.hit.relevance >= CLEAR_MATCH and names_the_question(question, best.hit.text):
         # The small model misses answers worded unlike the question; when the passage is clearly

@@ -273,6 +273,20 @@ def test_the_models_not_in_notes_over_a_passage_clearly_about_the_question_quote
     assert ("自动生成数据" in result.text) is (route == "extractive")
 
 
+@pytest.mark.parametrize(("question", "route"), [
+    ("What happens if I don't pass dataset to benchmark_throughput.py?", "extractive"),
+    ("What happens if I don't pass dataset to benchmark_latency.py?", "not_covered"),
+])
+def test_a_reply_that_only_restates_the_question_counts_as_no_answer(question, route):
+    restated = question.rstrip("?") + "."  # the echo a small model writes when nothing answers
+    backend = Recorder(restated)
+    notes = FixedRetriever(hit(BENCHMARK, "Qwen2-7B部署"), elsewhere=("python benchmark_latency.py",))
+    result = answer_question(question, retriever=notes,
+                             llm=LLM(lambda: backend, queue_max=1, timeout_s=5))
+    assert backend.prompts and result.route == route, result.text
+    assert restated not in result.text
+
+
 def test_a_generated_reply_that_trips_the_harm_check_is_replaced_by_the_refusal():
     backend = Recorder("凝固汽油弹", "的制作步骤如下：", "先准备汽油。")
     result = answer_question(DEV["d09"]["q"], llm=LLM(lambda: backend, queue_max=1, timeout_s=5))

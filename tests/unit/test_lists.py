@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from llm_fallback.answer.lists import best_list, is_list_question, item_lists, missing_items
 
 PROMPT_METHODS = """prompt 工程
@@ -124,6 +126,29 @@ def test_the_models_not_in_notes_marker_is_read_however_spelled() -> None:
     assert says_not_in_notes("NOT IN NOTES") and says_not_in_notes("not_in_notes.")
     assert says_not_in_notes("抱歉，NOT  IN NOTES")
     assert not says_not_in_notes("The notes say QLoRA uses 4-bit NormalFloat.")
+
+
+@pytest.mark.parametrize(("question", "answer", "restates"), [
+    ("RAGFlow 默认用的是哪个 embedding 模型？", "RAGFlow 默认用的是 embedding 模型。", True),
+    ("GRPO 训练时每个 prompt 采样几条回答？", "GRPO 训练时每个 prompt 采样几条回答？", True),
+    ("Which latency metric matters most for offline batch inference?",
+     "Latency matters most for offline batch inference.", True),
+    # Picking one of the question's options drops the others' names: an answer.
+    ("Of GPTQ, AWQ and GGUF, which one is mainly for GPT-style models?",
+     "GGUF is mainly for GPT-style models.", False),
+    ("For long-context batch inference on one GPU, is vLLM or TGI faster?",
+     "For long-context batch inference on one GPU, vLLM is faster.", False),
+    ("“我要预订纽约的机票”这句话里实体是哪个？", "纽约", False),
+    # "Yes" and "no" answer a yes/no question, though they are stop-words.
+    ("Ollama 支持 Windows 吗？", "是的，Ollama 支持 Windows。", False),
+    ("Does Ollama support Windows?", "No, Ollama does not support Windows.", False),
+    ("RAGFlow 默认用的是哪个 embedding 模型？", "RAGFlow 默认用的是 BGE embedding 模型。", False),
+])
+def test_an_answer_that_only_restates_its_question_is_caught(question: str, answer: str,
+                                                             restates: bool) -> None:
+    from llm_fallback.answer.pipeline import restates_the_question
+
+    assert restates_the_question(question, answer) is restates
 
 
 def test_an_answer_that_loops_is_caught() -> None:
