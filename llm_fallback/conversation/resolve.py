@@ -16,6 +16,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
+from llm_fallback.answer.pipeline import says_not_in_notes
+from llm_fallback.answer.prompt import SYSTEM
 from llm_fallback.conversation.followup import Previous, defined_subject, following, for_candidate, rewrite
 from llm_fallback.knowledge.retrieve import CLEAR_MATCH, Hit
 from llm_fallback.llm.errors import LLMError
@@ -31,7 +33,10 @@ REWRITE_TOKENS = 48
 # The model's rewrite is worth this much waiting at most; past it the cheap rewrite stands.
 REWRITE_BUDGET_S = 3.0
 
-_REWRITE_SYSTEM = (
+# Asked under the answers' own system message: llama.cpp re-evaluates only what differs from the
+# previous prompt, so the rewrite and the answer after it share that prefix instead of each
+# re-evaluating its own (~1 s of prompt evaluation saved per rewritten turn on 2 cores).
+_REWRITE_TASK = (
     "You rewrite a follow-up question from a chat into one standalone question. Use the previous "
     "question only to fill in what the follow-up leaves out (its subject). Keep the follow-up's "
     "language (Chinese stays Chinese, English stays English). Output only the rewritten question."
@@ -81,16 +86,20 @@ def model_rewrite(message: str, previous: Previous, llm: LLM,
                   budget_s: float = REWRITE_BUDGET_S) -> str | None:
     """The model's standalone question, or None when it failed, ran out of time or said nothing."""
     messages = [
-        {"role": "system", "content": _REWRITE_SYSTEM},
-        {"role": "user", "content": f"Previous question: {previous.question}\nFollow-up: {message}"},
+        {"role": "system", "content": SYSTEM},
+        {"role": "user",
+         "content": f"{_REWRITE_TASK}\n\nPrevious question: {previous.question}\nFollow-up: {message}"},
     ]
     try:
-        result = llm.generate(messages, max_tokens=REWRITE_TOKENS, temperature=0.0, timeout_s=budget_s)
+        result = llm.generate(messages, max_tokens=REWRITE_TOKENS, temperature=0.0, stop=["\n"],
+                              timeout_s=budget_s)
     except LLMError as exc:
         log.warning("follow-up rewrite by the model failed: %s", type(exc).__name__)
         return None
     question = _clean_model_question(result.text)
-    if result.timed_out or not question or detect_lang(question) != detect_lang(message):
+    # The system message's "NOT IN NOTES" is for answers; said here, it is no question.
+    if (result.timed_out or not question or says_not_in_notes(question)
+            or detect_lang(question) != detect_lang(message)):
         return None
     return question
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from llm_fallback.answer.prompt import SYSTEM
 from llm_fallback.conversation.followup import Previous, rewrite
-from llm_fallback.conversation.resolve import resolve
+from llm_fallback.conversation.resolve import model_rewrite, resolve
 from llm_fallback.knowledge.retrieve import get_retriever, sections_first
 from llm_fallback.llm.model import prepare
 from llm_fallback.llm.service import LLM, get_llm
@@ -67,6 +68,33 @@ def test_the_model_rewrites_only_what_the_index_is_unsure_of_and_within_its_budg
     hurried = resolve("那后天呢？", previous, get_retriever(), llm, budget_s=0.01)
     assert hurried.rewrite_ms > 0
     assert (hurried.how, hurried.question) == ("rewritten", rewrite("那后天呢？", previous).question)
+
+
+class Scripted:
+    """A model backend that replies `reply` and keeps the messages it was given."""
+
+    def __init__(self, reply: str) -> None:
+        self.reply = reply
+        self.prompts: list[list[dict]] = []
+
+    def stream(self, messages, max_tokens, temperature, stop):
+        self.prompts.append(messages)
+        yield self.reply
+
+
+@pytest.mark.parametrize(("reply", "question"), [
+    ("HNSW 的缺点是什么？\n它的优点是……", "HNSW 的缺点是什么？"),
+    # Under the answers' system message the model may answer as it would there: no question.
+    ("NOT IN NOTES", None),
+    ("What are the drawbacks of HNSW?", None),  # not the follow-up's language
+])
+def test_the_models_rewrite_is_one_question_in_the_follow_ups_language(reply: str,
+                                                                      question: str | None) -> None:
+    backend = Scripted(reply)
+    previous = remember("HNSW 的搜索质量和速度怎么样？")
+    assert model_rewrite("它的缺点呢？", previous, LLM(lambda: backend, queue_max=1, timeout_s=5)) == question
+    # The answers' fixed system message opens the prompt, so llama.cpp's cache serves both.
+    assert backend.prompts[0][0] == {"role": "system", "content": SYSTEM}
 
 
 def test_the_answer_says_how_a_follow_up_was_understood(llm: LLM) -> None:
