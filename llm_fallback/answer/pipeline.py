@@ -113,8 +113,8 @@ def _clean(text: str) -> str:
     return _CITATION.sub("", text).strip()
 
 
-def failed_checks(text: str, passages: Sequence[Passage], lang: Lang) -> list[str]:
-    """Why a generated answer must not be shown; empty when it passes."""
+def failed_checks(question: str, text: str, passages: Sequence[Passage], lang: Lang) -> list[str]:
+    """Why a generated answer to `question` must not be shown; empty when it passes."""
     if not text:
         return ["empty"]
     failures = []
@@ -129,6 +129,8 @@ def failed_checks(text: str, passages: Sequence[Passage], lang: Lang) -> list[st
         failures.append("list")
     if repeats_itself(text):
         failures.append("repetition")
+    if restates_the_question(question, text):
+        failures.append("restated")
     return failures
 
 
@@ -147,7 +149,8 @@ def says_not_in_notes(text: str) -> bool:
 def restates_the_question(question: str, text: str) -> bool:
     """An answer that only restates its question: no word or number the question lacks, every technical
     term of it, most of its other words ("RAGFlow 默认用的是哪个 embedding 模型？" answered "RAGFlow
-    默认用的是 embedding 模型。"). The small model writes this when its passages hold no answer. An
+    默认用的是 embedding 模型。"). The small model writes this when it did not find the answer in its
+    passages, which may still hold it, so the passages are quoted as for any failed check. An
     answer that picks one of the question's options ("GGUF is …" to "GPTQ, AWQ or GGUF?") drops the
     others' names, and is an answer, as is a "yes" or "no"."""
     if _YES_OR_NO.match(text):
@@ -242,7 +245,7 @@ def _generate(question: str, passages: Sequence[Passage], lang: Lang,
     text = _clean(generation.text)
     if generation.timed_out:
         return text, generation, ["timeout"]
-    return text, generation, failed_checks(text, passages, lang)
+    return text, generation, failed_checks(question, text, passages, lang)
 
 
 def answer_question(question: str, retriever: Searcher | None = None, llm: LLM | None = None,
@@ -305,7 +308,7 @@ def answer_question(question: str, retriever: Searcher | None = None, llm: LLM |
         log.info("refused: harmful reply")
         return done(Verdict("harmful").reply(lang), "refused", (), generation)
     best = passages[0]
-    not_in_notes = says_not_in_notes(text) or (not failures and restates_the_question(question, text))
+    not_in_notes = says_not_in_notes(text)
     # Checked only after the model's NOT IN NOTES: tokenising the passage costs every other answer.
     if not_in_notes and best.hit.relevance >= CLEAR_MATCH and names_the_question(question, best.hit.text):
         # The small model misses answers worded unlike the question; when the passage is clearly

@@ -273,18 +273,14 @@ def test_the_models_not_in_notes_over_a_passage_clearly_about_the_question_quote
     assert ("自动生成数据" in result.text) is (route == "extractive")
 
 
-@pytest.mark.parametrize(("question", "route"), [
-    ("What happens if I don't pass dataset to benchmark_throughput.py?", "extractive"),
-    ("What happens if I don't pass dataset to benchmark_latency.py?", "not_covered"),
-])
-def test_a_reply_that_only_restates_the_question_counts_as_no_answer(question, route):
-    restated = question.rstrip("?") + "."  # the echo a small model writes when nothing answers
+def test_a_reply_that_only_restates_the_question_is_not_shown_the_notes_are_quoted():
+    question = "What happens if I don't pass dataset to benchmark_throughput.py?"
+    restated = question.rstrip("?") + "."  # the echo a small model writes when it found no answer
     backend = Recorder(restated)
-    notes = FixedRetriever(hit(BENCHMARK, "Qwen2-7B部署"), elsewhere=("python benchmark_latency.py",))
-    result = answer_question(question, retriever=notes,
+    result = answer_question(question, retriever=FixedRetriever(hit(BENCHMARK, "Qwen2-7B部署")),
                              llm=LLM(lambda: backend, queue_max=1, timeout_s=5))
-    assert backend.prompts and result.route == route, result.text
-    assert restated not in result.text
+    assert backend.prompts and result.route == "extractive", result.text
+    assert "自动生成数据" in result.text and restated not in result.text
 
 
 def test_a_generated_reply_that_trips_the_harm_check_is_replaced_by_the_refusal():
