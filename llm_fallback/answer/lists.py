@@ -33,6 +33,10 @@ _MARKUP = re.compile(r"\*\*|__|`|\[|\]\([^)]*\)")
 # A Latin name is the whole phrase ("Tree of Thought"): its words alone are shared by its siblings.
 _LATIN_PHRASE = re.compile(r"[A-Za-z][A-Za-z0-9_.+-]*(?:[ \t]+[A-Za-z][A-Za-z0-9_.+-]*)*")
 _CJK_RUN = re.compile(r"[\u4e00-\u9fff]{2,}")
+# A quoted item's marker, line break and ellipsis.
+_ITEM_OVERHEAD = 4
+# However little room a quote has, an item keeps its head up to this: it is what the list check looks for.
+MAX_HEAD_CHARS = 40
 
 
 def is_list_question(question: str) -> bool:
@@ -53,16 +57,33 @@ class ItemList:
         return [head for head in heads if head]
 
     def quote(self, budget: int) -> str:
-        """The intro and the items as the notes write them (one per line), within `budget` characters."""
-        lines = [self.intro] if self.intro else []
-        used = len(self.intro)
+        """The intro and every item, one per line, within about `budget` characters. When the items do
+        not all fit, the longest are cut to an equal share of the room, never shorter than their
+        head: a list quoted without its last items reads as complete, and fails the list check."""
+        intro = _shortened(self.intro, budget // 3)
+        room = budget - len(intro) - _ITEM_OVERHEAD * len(self.items)
+        cap = _fair_share([len(item) for item in self.items], room)
+        lines = [intro] if intro else []
         for item in self.items:
-            line = "- " + item
-            if used + len(line) > budget and len(lines) > bool(self.intro):
-                break
-            lines.append(line[:budget])
-            used += len(line) + 1
+            head = _HEAD_END.split(item, maxsplit=1)[0]
+            keep = max(cap, min(len(head), MAX_HEAD_CHARS))
+            lines.append("- " + _shortened(item, keep))
         return "\n".join(lines)
+
+
+def _shortened(text: str, chars: int) -> str:
+    return text if len(text) <= chars else text[:chars].rstrip() + "…"
+
+
+def _fair_share(lengths: list[int], room: int) -> int:
+    """The largest cap such that the lengths, each cut to it, sum to at most `room` (0 when none does)."""
+    remaining = room
+    for count, length in enumerate(sorted(lengths)):
+        left = len(lengths) - count  # this item and the longer ones all take the cap
+        if length * left > remaining:
+            return max(remaining // left, 0)
+        remaining -= length
+    return max(lengths, default=0)
 
 
 def without_item_marker(line: str) -> str:
@@ -96,8 +117,8 @@ def item_lists(text: str) -> list[ItemList]:
                 items = [item]
                 begun.append((open_lists[-1][1][-1] if open_lists else intro, items))
                 open_lists.append((indent, items))
-        elif not line.strip() or (open_lists and line[:1].isspace()):
-            continue
+        elif not line.strip() or line.lstrip().startswith("```") or (open_lists and line[:1].isspace()):
+            continue  # a code fence neither ends a list nor replaces its intro
         else:
             open_lists.clear()
             intro = _clean(line)

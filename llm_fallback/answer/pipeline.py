@@ -6,9 +6,10 @@ Every route ends in the same place: a reply text with its sources, redacted as t
 the CLI, `rasa shell` and the webhook show exactly the same words.
 
 The harm check runs on the question, on every retrieved passage (the notes quote a role-play
-jailbreak; such a passage reaches neither the prompt nor a quote) and on the generated reply. When
-every relevant passage was dropped as harmful, the reply is the harm refusal: "the notes don't cover
-this" would be untrue, and the section's heading alone would point at it.
+jailbreak beside harmless prompt examples: its lines reach neither the prompt nor a quote) and on the
+generated reply. When the question is about a harmful part and nothing else relevant is left, the
+reply is the harm refusal: "the notes don't cover this" would be untrue, and the section's heading
+alone would point at it.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import re
 import time
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal, Protocol
 
 from llm_fallback.answer.lists import missing_items, without_item_marker
@@ -40,6 +41,7 @@ from llm_fallback.answer.safety import (
     check_request,
     filter_output,
     is_harmful,
+    without_harmful_lines,
 )
 from llm_fallback.knowledge.embed import get_embedder
 from llm_fallback.knowledge.retrieve import CLEAR_MATCH, Hit, get_retriever, sections_first
@@ -232,6 +234,22 @@ def _matches_its_harmful_part(question: str, hit: Hit) -> bool:
     return _harmful_passage(parts[int(closeness.argmax())])
 
 
+def _without_harm(question: str, hits: Sequence[Hit]) -> tuple[list[Hit], list[Hit]]:
+    """The hits as the prompt, quotes and topics may use them, and the harmful hits the question is
+    about. A harmful passage's harmful lines reach none of them; its other lines answer a question
+    about them like any passage (the notes' prompt examples share a chunk with a quoted jailbreak)."""
+    safe: list[Hit] = []
+    about_harm: list[Hit] = []
+    for h in hits:
+        if not _harmful_passage(h.text):
+            safe.append(h)
+        elif _matches_its_harmful_part(question, h):
+            about_harm.append(h)
+        elif rest := without_harmful_lines(h.text):
+            safe.append(replace(h, text=rest))
+    return safe, about_harm
+
+
 def _generate(question: str, passages: Sequence[Passage], lang: Lang,
               llm: LLM) -> tuple[str, GenerationResult | None, list[str]]:
     """The cleaned generated text, its generation, and why it must not be shown (empty: it may)."""
@@ -276,14 +294,12 @@ def answer_question(question: str, retriever: Searcher | None = None, llm: LLM |
     searcher = retriever or get_retriever()
     query = redact(search_as).text or question
     hits = sections_first(searcher.search(query, k=k), sections)
-    # A passage that names a harmful topic reaches neither the prompt nor a quote, nor the topics list.
-    safe = [h for h in hits if not _harmful_passage(h.text)]
+    safe, about_harm = _without_harm(question, hits)
     relevant = [h for h in safe if h.relevant]
     # The relevance gate is lenient (the model has the last word), so a harmful passage that merely
     # passed it says nothing about the question; one that clearly matches it, on its harmful part,
     # means the question is about that passage, and "not covered" would be untrue.
-    if not relevant and any(h.relevance >= CLEAR_MATCH and _matches_its_harmful_part(question, h)
-                            for h in hits if _harmful_passage(h.text)):
+    if not relevant and any(h.relevance >= CLEAR_MATCH for h in about_harm):
         log.info("refused: harmful passages")
         return done(Verdict("harmful").reply(lang), "refused")
     # Meaning similarity finds the sentences a term match misses (answer.prompt.best_sentences); it

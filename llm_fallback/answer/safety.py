@@ -139,6 +139,11 @@ def is_harmful(text: str) -> bool:
     return bool(_HARMFUL_EN.search(text) or _HARMFUL_ZH.search(text))
 
 
+def without_harmful_lines(text: str) -> str:
+    """`text` without its lines that name a harmful topic, stripped ("" when none is left)."""
+    return "\n".join(line for line in text.splitlines() if not is_harmful(line)).strip()
+
+
 def _asks_for_credential(question: str) -> bool:
     question = _DECLINED.sub(" ", question)
     named = _CREDENTIAL.search(question) or (

@@ -18,6 +18,7 @@ from llm_fallback.faq.store import SERVED, FaqChunkRow, FaqPairRow, open_store
 from llm_fallback.knowledge.chunk import Chunk
 from llm_fallback.knowledge.store import load_index, one_transaction
 from llm_fallback.text.grounding import unsupported_numbers
+from llm_fallback.text.tokenize import tokenize
 
 
 @dataclass(frozen=True)
@@ -36,8 +37,8 @@ def reconcile(s: Session, chunks: Sequence[Chunk]) -> tuple[int, int]:
     """Bring stored pairs in line with the current chunks: (retired, reattached).
 
     Line numbers follow their chunk; a pair whose chunk is gone is retired, except that a curated
-    pair moves to a chunk of the same section whose text still has its numbers. A chunk that
-    comes back (notes reverted) brings its pairs back."""
+    pair moves to the chunk of the same section whose text still has its numbers and shares the
+    most words with its answers. A chunk that comes back (notes reverted) brings its pairs back."""
     current = {c.content_hash: c for c in chunks}
     by_section: dict[tuple[str, str], list[Chunk]] = {}
     for c in chunks:
@@ -47,8 +48,10 @@ def reconcile(s: Session, chunks: Sequence[Chunk]) -> tuple[int, int]:
         chunk = current.get(row.chunk_hash)
         if chunk is None and not row.retired and row.status in SERVED:
             answers = f"{row.a_zh} {row.a_en}"
-            chunk = next((c for c in by_section.get((row.file, row.heading), [])
-                          if not unsupported_numbers(answers, evidence(c))), None)
+            words = set(tokenize(answers))
+            holding = [c for c in by_section.get((row.file, row.heading), [])
+                       if not unsupported_numbers(answers, evidence(c))]
+            chunk = max(holding, key=lambda c: len(words & set(tokenize(c.text))), default=None)
             if chunk is not None:
                 row.chunk_hash = chunk.content_hash
                 reattached += 1

@@ -112,6 +112,15 @@ def _pieces(blocks: list[Block], max_chars: int) -> list[_Piece]:
     return pieces
 
 
+def _introduces(piece: _Piece, blocks: list[Block]) -> bool:
+    """Whether `piece` is a heading or a paragraph's last sentence that ends in a colon."""
+    block = blocks[piece.block]
+    if block.kind == "heading":
+        return True
+    return (block.kind == "paragraph" and piece.end == len(block.text)
+            and block.text.rstrip().endswith((":", "：")))
+
+
 def _common_prefix(paths: list[tuple[str, ...]]) -> tuple[str, ...]:
     prefix = paths[0]
     for path in paths[1:]:
@@ -167,9 +176,10 @@ def chunk_note(file: str, text: str, min_chars: int = MIN_CHARS, max_chars: int 
 
     def close() -> None:
         nonlocal size
-        # a heading is never left at the end of a chunk: it moves on with its text
+        # a heading is never left at the end of a chunk, nor a paragraph that introduces what follows
+        # ("目前主要有几类：" before a list): each moves on with what it introduces
         trailing: list[_Piece] = []
-        while groups[-1] and blocks[groups[-1][-1].block].kind == "heading":
+        while groups[-1] and _introduces(groups[-1][-1], blocks):
             trailing.insert(0, groups[-1].pop())
         if groups[-1]:
             groups.append(trailing)

@@ -400,6 +400,21 @@ def test_index_sync_retires_pairs_whose_source_vanished_and_keeps_curated_ones(s
     assert (report.retired, report.reattached) == (1, 1)
 
 
+def test_a_pair_whose_chunk_was_split_follows_the_part_that_holds_its_answer(seeded) -> None:
+    db, notes = seeded["db"], seeded["notes"]
+    # A long opening splits the section in two chunks; the first has the pair's figures, not its words.
+    opening = "实验记录：1e-5 和 1e-4 两组都跑过三次。" * 20
+    text = NOTES["train.md"].replace("## 学习率\n\n", f"{opening}\n\n")
+    (notes / "train.md").write_text(text, encoding="utf-8")
+    build_index(notes, db, progress=False)
+    assert sync(db, seeded["tmp"] / "absent.yml").reattached == 1
+    pair = next(p for p in list_pairs(db) if p.file == "train.md")
+    chunks = [c for c in load_index(db).chunks if c.file == "train.md" and c.heading == pair.heading]
+    [holding] = [c for c in chunks if "建议围绕 1e-4 搜索" in c.text]
+    assert len(chunks) == 2 and opening[:20] not in holding.text
+    assert (pair.chunk_hash, pair.line_start) == (holding.content_hash, holding.line_start)
+
+
 def test_settings_default_to_serving_reviewed_pairs_only_at_the_fitted_threshold() -> None:
     settings = load_settings()
     assert settings.faq_serve_proposed is False and settings.faq_min_confidence is None

@@ -326,3 +326,16 @@ def test_a_question_matching_the_harmless_part_of_a_harmful_passage_is_not_a_ref
     asked = answer_question("扮演已故祖母的那段提示词讲了什么？", retriever=FixedRetriever(mixed),
                             llm=NoLLM("nothing is left to put in a prompt"))
     assert asked.route == "refused" and asked.text == Verdict("harmful").reply("zh")
+
+
+def test_the_harmless_lines_of_a_harmful_passage_answer_a_question_about_them():
+    # The same chunk holds the jailbreak and the advertiser prompt template; asked about the template,
+    # the model sees the template's lines and none of the jailbreak's.
+    template = "我想让你充当广告商。\n- 选择目标受众，\n- 制定关键信息和口号，\n- 选择宣传媒体渠道，"
+    backend = Recorder("选择目标受众、制定关键信息和口号、选择宣传媒体渠道。")
+    result = answer_question("广告商那个提示词模板要它做哪几件事？",
+                             retriever=FixedRetriever(hit(NAPALM_ZH + "\n" + template)),
+                             llm=LLM(lambda: backend, queue_max=1, timeout_s=5))
+    assert backend.prompts and "制定关键信息和口号" in backend.prompts[0]
+    assert not any("凝固汽油弹" in p for p in backend.prompts)
+    assert result.route == "answer" and not WEAPON_OR_STEPS.search(result.text), result.text

@@ -97,6 +97,17 @@ def test_chunks_respect_size_sentences_code_and_table_rows() -> None:
     assert chunks[-1].text.startswith("## 小节")  # the heading travels with its text
 
 
+def test_a_paragraph_that_introduces_a_block_moves_on_with_it() -> None:
+    # The notes' "目前主要有几类：" stood alone in a chunk, and its list, a code block too long to
+    # join it, in the next: a list question found the intro and not the items.
+    code = "\n".join(f"{i}.工具{i}: " + "说明" * 120 for i in range(1, 5))
+    text = "## 部署\n前文。" + "铺垫。" * 100 + f"\n\n为了部署模型，目前主要有几类：\n\n```\n{code}\n```\n"
+    chunks = chunk_note("t.md", text)
+    holding = [c for c in chunks if "1.工具1" in c.text]
+    assert len(holding) == 1 and "目前主要有几类：" in holding[0].text
+    assert not any(c.text.rstrip().endswith("：") for c in chunks)
+
+
 def test_small_sibling_sections_merge_and_hash_is_stable() -> None:
     text = "# 工具\n## A\n* 支持 cpu\n## B\n* 支持所有环境\n"
     (chunk,) = chunk_note("t.md", text)

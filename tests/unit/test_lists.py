@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from llm_fallback.answer.lists import best_list, is_list_question, item_lists, missing_items
+from llm_fallback.answer.lists import ItemList, best_list, is_list_question, item_lists, missing_items
 
 PROMPT_METHODS = """prompt 工程
 - 思维链 Chain of Thought, CoT
@@ -117,7 +117,24 @@ def test_quote_keeps_the_intro_and_every_item_within_budget() -> None:
     assert METHODS.quote(500).splitlines() == [
         "prompt 工程", "- 思维链 Chain of Thought, CoT", "- 思维树 Tree of Thought, ToT",
         "- 思维图 Graph of Tree, GoT", "- 累计推理"]
-    assert len(METHODS.quote(40)) <= 60
+
+
+
+def test_a_long_list_is_quoted_with_every_item_cut_rather_than_its_last_items_dropped() -> None:
+    explained = (f"工具{i}: " + "它的说明很长。" * 10 * i for i in (2, 3, 4))
+    long_items = ItemList("目前主要有几类：", ("工具1: 短。", *explained))
+    quote = long_items.quote(300).splitlines()
+    assert quote[0] == "目前主要有几类："
+    assert [line.split(":")[0] for line in quote[1:]] == ["- 工具1", "- 工具2", "- 工具3", "- 工具4"]
+    assert len("\n".join(quote)) <= 300
+    # A short item stays whole; the long ones share the rest of the room equally.
+    assert quote[1] == "- 工具1: 短。"
+    assert len({len(line) for line in quote[2:]}) == 1 and quote[2].endswith("…")
+    # With too little room for any explanation, each item still keeps its head.
+    assert [line.rstrip("…") for line in long_items.quote(20).splitlines()[1:]] == [
+        "- 工具1", "- 工具2", "- 工具3", "- 工具4"]
+    assert METHODS.quote(40).splitlines()[1:] == [
+        "- 思维链 Chain of Thought…", "- 思维树 Tree of Thought…", "- 思维图 Graph of Tree…", "- 累计推理"]
 
 
 def test_the_models_not_in_notes_marker_is_read_however_spelled() -> None:
