@@ -133,6 +133,8 @@ def failed_checks(question: str, text: str, passages: Sequence[Passage], lang: L
         failures.append("repetition")
     if restates_the_question(question, text):
         failures.append("restated")
+    elif only_names_its_sections(question, text, passages):
+        failures.append("section title")
     return failures
 
 
@@ -164,6 +166,16 @@ def restates_the_question(question: str, text: str) -> bool:
     if unnamed_terms(question, text):
         return False
     return len(asked & (said | terms(translate_terms(text)))) >= RESTATED_SHARE * len(asked)
+
+
+def only_names_its_sections(question: str, text: str, passages: Sequence[Passage]) -> bool:
+    """An answer made of the question's words and its passages' section titles, at least one title word
+    among them ("数据湖的介绍" for "数据湖有哪些特点？", "1. LangChain+ollama 简单demo / 2. embedding
+    模型" for which models that demo uses): the small model named where the answer is, not what it says."""
+    said = terms(text)
+    titles = terms(" ".join(p.hit.heading for p in passages))
+    asked = terms(question) | terms(translate_terms(question)) | terms(_POINTERS)
+    return bool(said & (titles - asked)) and said <= asked | titles
 
 
 def draws_on_nothing(text: str, passages: Sequence[Passage]) -> bool:

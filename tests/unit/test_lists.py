@@ -168,6 +168,24 @@ def test_an_answer_that_only_restates_its_question_is_caught(question: str, answ
     assert restates_the_question(question, answer) is restates
 
 
+@pytest.mark.parametrize(("question", "answer", "heading", "only_titles"), [
+    ("笔记里数据湖有哪些特点？", "数据湖的介绍", "剪枝 > paimon 教程 / 数据湖的介绍", True),
+    ("What does the vLLM section cover?", "vLLM 推理加速", "工具 > vLLM（推理加速-gpu推荐）", True),
+    # A word the titles lack is something the passage says.
+    ("笔记里数据湖有哪些特点？", "数据湖支持 upsert 和事务。", "数据湖的介绍", False),
+    # An option of the question that is also a title is an answer, not a title.
+    ("GPTQ, AWQ or GGUF: which is for CPUs?", "GGUF.", "量化 > GGUF", False),
+])
+def test_an_answer_that_only_names_its_passages_sections_is_caught(question: str, answer: str, heading: str,
+                                                                   only_titles: bool) -> None:
+    from llm_fallback.answer.pipeline import only_names_its_sections
+    from llm_fallback.answer.prompt import Passage
+    from llm_fallback.knowledge.retrieve import Hit
+
+    passage = Passage(Hit("notes.md", heading, 1, 9, "…", 0.03, 0.9, True), "…")
+    assert only_names_its_sections(question, answer, [passage]) is only_titles
+
+
 def test_an_answer_that_loops_is_caught() -> None:
     from llm_fallback.answer.pipeline import repeats_itself
 
