@@ -170,8 +170,8 @@ def restates_the_question(question: str, text: str) -> bool:
 
 def only_names_its_sections(question: str, text: str, passages: Sequence[Passage]) -> bool:
     """An answer made of the question's words and its passages' section titles, at least one title word
-    among them ("数据湖的介绍" for "数据湖有哪些特点？", "1. LangChain+ollama 简单demo / 2. embedding
-    模型" for which models that demo uses): the small model named where the answer is, not what it says."""
+    among them ("数据湖的介绍" for "数据湖有哪些特点？"): the small model named where the answer is, not
+    what it says."""
     said = terms(text)
     titles = terms(" ".join(p.hit.heading for p in passages))
     asked = terms(question) | terms(translate_terms(question)) | terms(_POINTERS)
