@@ -119,7 +119,6 @@ def test_quote_keeps_the_intro_and_every_item_within_budget() -> None:
         "- 思维图 Graph of Tree, GoT", "- 累计推理"]
 
 
-
 def test_a_long_list_is_quoted_with_every_item_cut_rather_than_its_last_items_dropped() -> None:
     explained = (f"工具{i}: " + "它的说明很长。" * 10 * i for i in (2, 3, 4))
     long_items = ItemList("目前主要有几类：", ("工具1: 短。", *explained))
