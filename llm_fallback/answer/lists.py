@@ -53,7 +53,7 @@ class ItemList:
     @property
     def heads(self) -> list[str]:
         """What each item is called, before its explanation."""
-        heads = (_HEAD_END.split(item, maxsplit=1)[0].strip() for item in self.items)
+        heads = (_head(item) for item in self.items)
         return [head for head in heads if head]
 
     def quote(self, budget: int) -> str:
@@ -65,10 +65,14 @@ class ItemList:
         cap = _fair_share([len(item) for item in self.items], room)
         lines = [intro] if intro else []
         for item in self.items:
-            head = _HEAD_END.split(item, maxsplit=1)[0]
-            keep = max(cap, min(len(head), MAX_HEAD_CHARS))
+            keep = max(cap, min(len(_head(item)), MAX_HEAD_CHARS))
             lines.append("- " + _shortened(item, keep))
         return "\n".join(lines)
+
+
+def _head(item: str) -> str:
+    """What an item is called, before its explanation ("思维链 Chain of Thought" of "…, CoT")."""
+    return _HEAD_END.split(item, maxsplit=1)[0].strip()
 
 
 def _shortened(text: str, chars: int) -> str:

@@ -161,7 +161,7 @@ def restates_the_question(question: str, text: str) -> bool:
         return False
     asked = terms(question)
     said = terms(text)
-    if not asked or said - asked - terms(translate_terms(question)) - terms(_POINTERS):
+    if not asked or said - _words_it_may_repeat(question):
         return False
     if unnamed_terms(question, text):
         return False
@@ -174,8 +174,19 @@ def only_names_its_sections(question: str, text: str, passages: Sequence[Passage
     what it says."""
     said = terms(text)
     titles = terms(" ".join(p.hit.heading for p in passages))
-    asked = terms(question) | terms(translate_terms(question)) | terms(_POINTERS)
+    asked = _words_it_may_repeat(question)
     return bool(said & (titles - asked)) and said <= asked | titles
+
+
+def _words_it_may_repeat(question: str) -> set[str]:
+    """What an answer that adds nothing to `question` is made of: its words, their glossary
+    translations, and the words that point at the passages."""
+    return terms(question) | terms(translate_terms(question)) | _pointer_words()
+
+
+@functools.cache
+def _pointer_words() -> frozenset[str]:
+    return frozenset(terms(_POINTERS))
 
 
 def draws_on_nothing(text: str, passages: Sequence[Passage]) -> bool:

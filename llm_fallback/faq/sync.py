@@ -13,12 +13,12 @@ from pathlib import Path
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from llm_fallback.answer.prompt import terms
 from llm_fallback.faq.review import ImportReport, import_if_changed
 from llm_fallback.faq.store import SERVED, FaqChunkRow, FaqPairRow, open_store
 from llm_fallback.knowledge.chunk import Chunk
 from llm_fallback.knowledge.store import load_index, one_transaction
 from llm_fallback.text.grounding import unsupported_numbers
-from llm_fallback.text.tokenize import tokenize
 
 
 @dataclass(frozen=True)
@@ -48,10 +48,10 @@ def reconcile(s: Session, chunks: Sequence[Chunk]) -> tuple[int, int]:
         chunk = current.get(row.chunk_hash)
         if chunk is None and not row.retired and row.status in SERVED:
             answers = f"{row.a_zh} {row.a_en}"
-            words = set(tokenize(answers))
+            words = terms(answers)
             holding = [c for c in by_section.get((row.file, row.heading), [])
                        if not unsupported_numbers(answers, evidence(c))]
-            chunk = max(holding, key=lambda c: len(words & set(tokenize(c.text))), default=None)
+            chunk = max(holding, key=lambda c: len(words & terms(c.text)), default=None)
             if chunk is not None:
                 row.chunk_hash = chunk.content_hash
                 reattached += 1
