@@ -13,9 +13,10 @@ from tests.servers import MODEL, RASA, ROOT, base_env
 # the same predictions to the last digit), so these floors are the measured figures less a stated
 # tolerance of about three messages, not a spread between trainings. Measured at stop 26, the linear
 # classifier's intents with a fifth of DIET's blended in: intent accuracy 0.978 (stop 25, half and
-# half: 0.974; DIET alone: 0.967), entity micro F1 0.963. Issue 19's target is 0.97 for both.
+# half: 0.974; DIET alone: 0.967). Entity micro F1 0.994 since stop 37, DIET's spans snapped to known
+# values (rasa_addons/entity_snapper.py; 0.963 before). Issue 19's target is 0.97 for both.
 MIN_INTENT_ACCURACY = 0.967
-MIN_ENTITY_F1 = 0.95
+MIN_ENTITY_F1 = 0.97
 
 
 def run_rasa(*args: str, timeout_s: float = 900) -> subprocess.CompletedProcess:
