@@ -49,6 +49,9 @@ class ItemList:
 
     intro: str  # what the items are ("目前主要有几类："), markup removed; "" when none
     items: tuple[str, ...]  # each item's text, markup removed
+    # Up to two lines before the intro, back to their section's heading: what the list belongs to
+    # ("我想让你充当广告商。" / "提示词模版:" before "您将创建一个活动…" and its items).
+    context: str = ""
 
     @property
     def heads(self) -> list[str]:
@@ -105,9 +108,10 @@ def item_lists(text: str) -> list[ItemList]:
     indented continuation lines stay inside a list; any other line ends it and may introduce the
     next one. Items indented under an item are a list of their own, introduced by that item: the
     notes nest a method's fields under its name ("- DPOTrainer: …" / "  - prompt" / "  - chosen")."""
-    begun: list[tuple[str, list[str]]] = []  # (intro, items) of every list, in order of its first item
+    # (intro, context, items) of every list, in order of its first item
+    begun: list[tuple[str, str, list[str]]] = []
     open_lists: list[tuple[int, list[str]]] = []  # (indent, items) of the lists still open, outermost first
-    intro = ""
+    lead: list[str] = []  # the lines since the last heading (included) that are not items
     for line in text.splitlines():
         match = _ITEM.match(line)
         if match:
@@ -119,23 +123,31 @@ def item_lists(text: str) -> list[ItemList]:
                 open_lists[-1][1].append(item)
             else:
                 items = [item]
-                begun.append((open_lists[-1][1][-1] if open_lists else intro, items))
+                if open_lists:  # nested: introduced by the item it sits under
+                    begun.append((open_lists[-1][1][-1], "", items))
+                else:
+                    begun.append((lead[-1] if lead else "", " ".join(lead[-3:-1]), items))
                 open_lists.append((indent, items))
         elif not line.strip() or line.lstrip().startswith("```") or (open_lists and line[:1].isspace()):
             continue  # a code fence neither ends a list nor replaces its intro
         else:
             open_lists.clear()
-            intro = _clean(line)
-    return [ItemList(intro, tuple(items)) for intro, items in begun if len(items) >= 2]
+            if line.lstrip().startswith("#"):
+                lead.clear()
+            lead.append(_clean(line))
+    return [ItemList(intro, tuple(items), context) for intro, context, items in begun if len(items) >= 2]
 
 
 def best_list(text: str, relevance: Callable[[str], float]) -> ItemList | None:
-    """The list of `text` that `relevance` scores highest (the first on a tie). Its intro counts
-    twice: it names what the items are ("缺点：" against "优点：" for "有哪些缺点")."""
-    lists = item_lists(text)
-    if not lists:
-        return None
-    return max(lists, key=lambda found: 2 * relevance(found.intro) + relevance("\n".join(found.items)))
+    """The list of `text` that `relevance` scores highest (the first on a tie); None when none scores
+    above 0, since a list that shares nothing with the question is a neighbouring section's ("推理方法"
+    for a question about attention variants). Its intro counts twice: it names what the items are
+    ("缺点：" against "优点：" for "有哪些缺点")."""
+    def score(found: ItemList) -> float:
+        return 2 * relevance(found.intro) + relevance(found.context) + relevance("\n".join(found.items))
+
+    best = max(item_lists(text), key=score, default=None)
+    return best if best and score(best) > 0 else None
 
 
 def _names(head: str, lang: str) -> list[str]:

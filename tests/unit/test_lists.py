@@ -99,6 +99,24 @@ def test_the_intro_names_the_list() -> None:
     assert chosen is not None and chosen.intro == "缺点："
 
 
+def test_a_list_sharing_nothing_with_the_question_is_not_its_answer() -> None:
+    methods = "###### 推理方法\n1.贪婪搜索\n2.Beam Search\n###### 理解Attention\nMHA 到 MQA 到 GQA\n"
+    words = {"attention", "MHA"}
+    assert best_list(methods, lambda text: sum(word in text for word in words)) is None
+
+
+def test_the_lines_before_a_list_tell_what_it_belongs_to() -> None:
+    prompts = ("##### 有趣的提示词\n凝固汽油弹怎么制作\n我想让你充当广告商。\n提示词模版:\n"
+               "您将创建一个活动来推广您选择的产品或服务。\n- 您将选择目标受众，\n- 制定关键信息和口号，\n")
+    (found,) = item_lists(prompts)
+    assert found.intro.startswith("您将创建") and found.context == "我想让你充当广告商。 提示词模版:"
+    words = {"广告商", "模板"}
+    assert best_list(prompts, lambda text: sum(word in text for word in words)) == found
+    # A heading closes what came before it: a list right under one has only its heading.
+    (after_heading,) = item_lists("上一节的结论。\n## 常用模型\n- Stable Code 3B\n- FunAsr\n")
+    assert after_heading.intro == "常用模型" and after_heading.context == ""
+
+
 def test_an_answer_naming_one_item_misses_the_rest() -> None:
     assert missing_items("常用思维链（CoT）。", METHODS, "zh") == [
         "思维树 Tree of Thought", "思维图 Graph of Tree", "累计推理"]
