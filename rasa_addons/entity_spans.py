@@ -96,7 +96,8 @@ def snapped_span(text: str, entity: str, start: int, end: int,
         return start, end
     overlapping = [(s, e) for s, e in known_spans(text, entity, vocabulary) if s < end and e > start]
     if overlapping:
-        # The value sharing most characters with the tag; the longer one on a tie ("QLoRA" over "LoRA").
+        # The value sharing most characters with the tag; the longer one on a tie: a tag on
+        # "learning rate" of "learning rate scheduler" is the scheduler.
         return max(overlapping, key=lambda span: (min(end, span[1]) - max(start, span[0]), span[1] - span[0]))
     known_words = set().union(*(_words(v) for v in vocabulary.values[entity]))
     if _words(text[start:end]) & known_words:
