@@ -7,7 +7,6 @@ Runs right after DIETClassifier and before EntitySynonymMapper, so a snapped spa
 
 from __future__ import annotations
 
-import json
 import logging
 from typing import Any
 
@@ -20,6 +19,7 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from rasa_addons.entity_spans import Vocabulary, fit_vocabulary, snapped_entities
+from rasa_addons.model_files import load_json, save_json
 
 logger = logging.getLogger(__name__)
 _FILE = "entity_vocabulary.json"
@@ -41,13 +41,10 @@ class EntitySnapper(GraphComponent):
     @classmethod
     def load(cls, config: dict[str, Any], model_storage: ModelStorage, resource: Resource,
              execution_context: ExecutionContext, **kwargs: Any) -> EntitySnapper:
-        try:
-            with model_storage.read_from(resource) as directory:
-                vocabulary = Vocabulary.from_json(json.loads((directory / _FILE).read_text(encoding="utf-8")))
-        except (ValueError, OSError):
+        stored = load_json(model_storage, resource, _FILE)
+        if stored is None:
             logger.warning("entity snapper has no vocabulary; entities pass unchanged")
-            vocabulary = None
-        return cls(model_storage, resource, vocabulary)
+        return cls(model_storage, resource, Vocabulary.from_json(stored) if stored else None)
 
     def train(self, training_data: TrainingData) -> Resource:
         # As written in the message: an annotation's value may already be its canonical synonym.
@@ -59,9 +56,7 @@ class EntitySnapper(GraphComponent):
         for regex in training_data.regex_features:
             patterns.setdefault(regex["name"], []).append(regex["pattern"])
         self._vocabulary = fit_vocabulary(annotated, lookups, training_data.entity_synonyms, patterns)
-        with self._model_storage.write_to(self._resource) as directory:
-            (directory / _FILE).write_text(json.dumps(self._vocabulary.to_json(), ensure_ascii=False),
-                                           encoding="utf-8")
+        save_json(self._model_storage, self._resource, _FILE, self._vocabulary.to_json())
         return self._resource
 
     def process_training_data(self, training_data: TrainingData) -> TrainingData:

@@ -11,6 +11,7 @@ beside "一张 4090", "simplest" beside "simple"), and dropped otherwise.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -27,6 +28,11 @@ class Vocabulary:
 
     values: Mapping[str, Sequence[str]]
     patterns: Mapping[str, Sequence[str]]
+
+    @functools.cached_property
+    def words(self) -> dict[str, set[str]]:
+        """The words (`_words`) of each entity's known values, worked out once per model load."""
+        return {entity: set().union(*map(_words, known)) for entity, known in self.values.items()}
 
     def to_json(self) -> dict:
         return {"values": {k: list(v) for k, v in self.values.items()},
@@ -99,8 +105,7 @@ def snapped_span(text: str, entity: str, start: int, end: int,
         # The value sharing most characters with the tag; the longer one on a tie: a tag on
         # "learning rate" of "learning rate scheduler" is the scheduler.
         return max(overlapping, key=lambda span: (min(end, span[1]) - max(start, span[0]), span[1] - span[0]))
-    known_words = set().union(*(_words(v) for v in vocabulary.values[entity]))
-    if _words(text[start:end]) & known_words:
+    if _words(text[start:end]) & vocabulary.words[entity]:
         return start, end
     return None
 

@@ -7,7 +7,6 @@ message's tokens, and keeps the original ranking so `rasa test nlu` and the logs
 
 from __future__ import annotations
 
-import json
 import logging
 from typing import Any
 
@@ -19,6 +18,7 @@ from rasa.shared.nlu.constants import INTENT, TEXT, TEXT_TOKENS
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
+from rasa_addons.model_files import load_json, save_json
 from rasa_addons.substance import (
     GATED_INTENTS,
     NOTES_INTENT,
@@ -58,19 +58,15 @@ class SubstanceGate(GraphComponent):
     @classmethod
     def load(cls, config: dict[str, Any], model_storage: ModelStorage, resource: Resource,
              execution_context: ExecutionContext, **kwargs: Any) -> SubstanceGate:
-        try:
-            with model_storage.read_from(resource) as directory:
-                vocabulary = json.loads((directory / _FILE).read_text(encoding="utf-8"))
-        except (ValueError, OSError):
+        vocabulary = load_json(model_storage, resource, _FILE)
+        if vocabulary is None:
             logger.warning("substance gate has no vocabulary; intents pass unchanged")
-            vocabulary = {}
         return cls(model_storage, resource, vocabulary)
 
     def train(self, training_data: TrainingData) -> Resource:
         examples = [(m.get(INTENT), _tokens(m)) for m in training_data.intent_examples]
         self._vocabulary = fit_vocabulary(examples)
-        with self._model_storage.write_to(self._resource) as directory:
-            (directory / _FILE).write_text(json.dumps(self._vocabulary, ensure_ascii=False), encoding="utf-8")
+        save_json(self._model_storage, self._resource, _FILE, self._vocabulary)
         return self._resource
 
     def process_training_data(self, training_data: TrainingData) -> TrainingData:
