@@ -71,9 +71,22 @@ if [ -n "${ACTION_SERVER_TOKEN:-}" ]; then
 fi
 
 pids=()
+names=()  # names[i] is what pids[i] runs, for the shutdown log
+STOP_GRACE_S=${STOP_GRACE_S:-20}
 cleanup() {
   trap - EXIT INT TERM HUP
-  [ ${#pids[@]} -gt 0 ] && kill "${pids[@]}" 2>/dev/null
+  [ ${#pids[@]} -gt 0 ] || return 0
+  kill "${pids[@]}" 2>/dev/null || true
+  # A server busy in native code (loading a model, generating) can ignore TERM for long; a
+  # closed terminal must not leave it running, so after the grace period it is killed.
+  local deadline=$((SECONDS + STOP_GRACE_S)) i
+  while [ $SECONDS -lt $deadline ] && kill -0 "${pids[@]}" 2>/dev/null; do sleep 0.5; done
+  for i in "${!pids[@]}"; do
+    if kill -0 "${pids[$i]}" 2>/dev/null; then
+      echo "${names[$i]} (pid ${pids[$i]}) did not stop within ${STOP_GRACE_S}s of TERM; killing it" >&2
+      kill -KILL "${pids[$i]}" 2>/dev/null || true
+    fi
+  done
   wait 2>/dev/null || true
 }
 trap cleanup EXIT
@@ -93,9 +106,9 @@ if [ "$mode" = shell ]; then
   # (channels/shell.py says why); the console is the one `rasa shell` uses.
   echo "logs: var/rasa.log, var/action-server.log; starting (about a minute)..."
   "${actions_cmd[@]}" > var/action-server.log 2>&1 &
-  pids+=($!)
+  pids+=($!); names+=("action server")
   "${rasa_run[@]}" "${rasa_common[@]}" "${rasa_api_args[@]}" > var/rasa.log 2>&1 &
-  pids+=($!)
+  pids+=($!); names+=("Rasa server")
   rasa_url="http://$(local_address "$RASA_INTERFACE"):${RASA_PORT}"
   until .venv/bin/python -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=2)' \
     "$rasa_url/webhooks/rest/" 2>/dev/null; do
@@ -105,7 +118,7 @@ if [ "$mode" = shell ]; then
   # In the background so that the traps run at once (terminal closed); it still reads the terminal.
   .venv-rasa/bin/python -m channels.shell --url "$rasa_url" <&0 &
   console=$!
-  pids+=("$console")
+  pids+=("$console"); names+=("shell console")
   status=0
   wait -n || status=$?
   # /stop ends the console; anything else ending first is a server that died.
@@ -120,9 +133,9 @@ else
     export TELEGRAM_RASA_TOKEN INTRANET_TOKENS
   fi
   "${actions_cmd[@]}" &
-  pids+=($!)
+  pids+=($!); names+=("action server")
   "${rasa_run[@]}" "${rasa_common[@]}" "${rasa_api_args[@]}" &
-  pids+=($!)
+  pids+=($!); names+=("Rasa server")
   if [ -n "${TELEGRAM_BOT_TOKEN:-}" ]; then
     # The Telegram bridge (long polling; webhook mode with TELEGRAM_WEBHOOK_URL) once Rasa answers.
     (
@@ -131,7 +144,7 @@ else
         "$RASA_URL/" 2>/dev/null; do sleep 2; done
       exec .venv/bin/python -m channels.telegram_bridge
     ) &
-    pids+=($!)
+    pids+=($!); names+=("Telegram bridge")
   fi
   # Stop all when one dies, so a crashed action server is not left unnoticed.
   status=0
