@@ -11,12 +11,16 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from llm_fallback.text.sentences import sentences
+
 _LIST_QUESTION = re.compile(
     r"哪些|哪几|哪[两二三四五六七八九十\d]+|几种|几类|几个|几步|分别|步骤|流程|列出|列举|包括什么|包含什么"
     r"|有什么(?:方法|方式|类型|种类|组件|部分)"
     r"|\b(?:what|which) (?:are|were)\b|\blist (?:the|all|of)\b|\bsteps?\b|\bkinds? of\b|\btypes? of\b"
     r"|\bcomponents\b"
     r"|\bname (?:the|all)\b|\bwhat \w+s (?:do|does|are)\b"
+    # "Which vector databases do the notes list?", "Which generation parameters do the notes flag …?"
+    r"|\b(?:which|what)\s+(?:[\w*+-]+\s+){0,3}[a-z]{2,}[^s\W]s\s+(?:do|does|did)\s+the\s+notes?\b"
     # "Which statuses …", "what other tasks …", "the notes split X into which three families?"
     r"|\b(?:which|what|(?:two|three|four|five|six|seven|eight|nine|ten))\s+(?:[\w*+-]+\s+){0,3}"
     r"(?:approaches|statuses|famil(?:y|ies)|frameworks|methods|projects|platforms|fields|tasks|variants|tools"
@@ -33,6 +37,7 @@ _MARKUP = re.compile(r"\*\*|__|`|\[|\]\([^)]*\)")
 # A Latin name is the whole phrase ("Tree of Thought"): its words alone are shared by its siblings.
 _LATIN_PHRASE = re.compile(r"[A-Za-z][A-Za-z0-9_.+-]*(?:[ \t]+[A-Za-z][A-Za-z0-9_.+-]*)*")
 _CJK_RUN = re.compile(r"[\u4e00-\u9fff]{2,}")
+_QUOTE_MARKS = re.compile(r"^\s*(?:>\s?)+")
 # A quoted item's marker, line break and ellipsis.
 _ITEM_OVERHEAD = 4
 # However little room a quote has, an item keeps its head up to this: it is what the list check looks for.
@@ -136,6 +141,43 @@ def item_lists(text: str) -> list[ItemList]:
                 lead.clear()
             lead.append(_clean(line))
     return [ItemList(intro, tuple(items), context) for intro, context, items in begun if len(items) >= 2]
+
+
+def introduced_items(text: str) -> tuple[list[str], dict[int, list[int]]]:
+    """The sentences of `text` (text.sentences), and for each sentence that introduces list items,
+    the indices of the sentences of those items. An intro is a sentence ending in a colon ("是一个还有
+    以下 3 个键的字典：" and its three keys), a heading ("## 向量库选择" and the databases under it), or
+    a line the items follow directly ("采用不同的分块方式" over "1.基本的字符数分割…"). Items indented
+    less than the first one belong to an outer list and end it; block-quote marks do not count."""
+    found: list[str] = []
+    items_of: dict[int, list[int]] = {}
+    intro: tuple[int, int] | None = None  # (sentence index, indent) of the intro whose items follow
+    plain_line: tuple[int, int] | None = None  # the line just before, an intro if items follow it
+    for line in text.splitlines():
+        line = _QUOTE_MARKS.sub("", line)
+        own = sentences(line)
+        if not own:
+            if not line.strip():
+                plain_line = None  # after a blank line, items are no longer that line's
+            continue
+        indent = len(line) - len(line.lstrip())
+        first = len(found)
+        found.extend(own)
+        is_item = _ITEM.match(line) is not None
+        lead = intro or plain_line
+        plain_line = None
+        if is_item and lead and indent >= lead[1]:
+            # The first item sets the list's indent: "- RLHF:" owns the items nested under it, not
+            # its siblings after them.
+            intro = lead if lead[0] in items_of else (lead[0], indent)
+            items_of.setdefault(lead[0], []).extend(range(first, len(found)))
+            continue
+        intro = None
+        if own[-1].endswith((":", "：")) or line.lstrip().startswith("#"):
+            intro = (len(found) - 1, indent)
+        elif not is_item:
+            plain_line = (len(found) - 1, indent)
+    return found, items_of
 
 
 def best_list(text: str, relevance: Callable[[str], float]) -> ItemList | None:

@@ -16,12 +16,11 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from llm_fallback.answer.lists import ItemList, best_list, is_list_question
+from llm_fallback.answer.lists import ItemList, best_list, introduced_items, is_list_question
 from llm_fallback.config import load_settings
 from llm_fallback.llm.errors import ContextOverflow
 from llm_fallback.llm.service import Message
 from llm_fallback.text.lang import Lang, detect_lang
-from llm_fallback.text.sentences import sentences
 from llm_fallback.text.tokenize import tokenize, translate_terms
 
 if TYPE_CHECKING:
@@ -87,7 +86,7 @@ def best_sentences(text: str, question_terms: set[str], budget: int, fill: bool 
     its subject, which is what a question in the other language needs. Without it they are dropped:
     a side passage that shares nothing only costs prompt time.
     """
-    candidates = sentences(text)
+    candidates, items_of = introduced_items(text)
     if not candidates:
         return ""
     userdict = load_settings().jieba_userdict
@@ -97,15 +96,20 @@ def best_sentences(text: str, question_terms: set[str], budget: int, fill: bool 
     score = [o / best_overlap + c for o, c in zip(overlap, closeness, strict=True)]
     matching = [i for i in range(len(candidates)) if fill or overlap[i] or closeness[i] >= SIMILAR_SENTENCE]
     ranked = sorted(matching, key=lambda i: (-score[i], i))
-    chosen: list[int] = []
+    chosen: set[int] = set()
     used = 0
     for i in ranked:
-        size = len(candidates[i])
+        # A sentence that introduces items ("…以下 3 个键：") comes with them: alone, it leaves the
+        # model to complete the list from whatever sentences follow it in the prompt.
+        unit = [i, *items_of.get(i, ())]
+        if sum(len(candidates[j]) for j in unit) > budget:
+            unit = [i]
+        size = sum(len(candidates[j]) for j in unit if j not in chosen)
         if used + size > budget:
             if not chosen:  # the single best sentence is too long: keep its beginning
                 return candidates[i][:budget].rstrip() + "…"
             continue
-        chosen.append(i)
+        chosen.update(unit)
         used += size
     return " ".join(candidates[i] for i in sorted(chosen))
 

@@ -11,6 +11,7 @@ that the index answers confidently by itself ("什么是知识蒸馏？").
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -41,6 +42,9 @@ _REWRITE_TASK = (
     "question only to fill in what the follow-up leaves out (its subject). Keep the follow-up's "
     "language (Chinese stays Chinese, English stays English). Output only the rewritten question."
 )
+
+
+_LATIN_WORD = re.compile(r"[A-Za-z][A-Za-z0-9_.\-]*[A-Za-z0-9]|[A-Za-z]")
 
 
 class Searcher(Protocol):
@@ -82,6 +86,21 @@ def _clean_model_question(text: str) -> str:
     return line.strip().strip('"“”')
 
 
+def users_spelling(question: str, said: Sequence[str]) -> str:
+    """`question` with each Latin word the user wrote spelt as the user wrote it. The model
+    capitalises names ("jhq's homework" → "JHQ's homework"), and a capitalised word is a term the
+    notes must name (knowledge.vocabulary), so its spelling alone could turn an answer into "not covered"."""
+    # A sentence's first word is capitalised, whoever writes it: "In jhq's …" spells no "In".
+    spelt = {m.group().lower(): m.group() for text in said for m in _LATIN_WORD.finditer(text) if m.start()}
+
+    def respelt(match: re.Match[str]) -> str:
+        word = match.group()
+        users = spelt.get(word.lower(), word)
+        return word if match.start() == 0 and word == users.capitalize() else users
+
+    return _LATIN_WORD.sub(respelt, question)
+
+
 def model_rewrite(message: str, previous: Previous, llm: LLM,
                   budget_s: float = REWRITE_BUDGET_S) -> str | None:
     """The model's standalone question, or None when it failed, ran out of time or said nothing."""
@@ -96,7 +115,7 @@ def model_rewrite(message: str, previous: Previous, llm: LLM,
     except LLMError as exc:
         log.warning("follow-up rewrite by the model failed: %s", type(exc).__name__)
         return None
-    question = _clean_model_question(result.text)
+    question = users_spelling(_clean_model_question(result.text), (previous.question, message))
     # The system message's "NOT IN NOTES" is for answers; said here, it is no question.
     if (result.timed_out or not question or says_not_in_notes(question)
             or detect_lang(question) != detect_lang(message)):

@@ -97,6 +97,14 @@ def test_the_models_rewrite_is_one_question_in_the_follow_ups_language(reply: st
     assert backend.prompts[0][0] == {"role": "system", "content": SYSTEM}
 
 
+def test_the_models_rewrite_keeps_the_users_spelling() -> None:
+    # Capitalised, "jhq" would be a name the notes never write, and the answer "not covered".
+    backend = Scripted("How was the BitsAndBytes error in JHQ's homework log fixed?")
+    previous = remember("In jhq's homework log, what error did bitsandbytes throw?")
+    rewritten = model_rewrite("How was it fixed?", previous, LLM(lambda: backend, queue_max=1, timeout_s=5))
+    assert rewritten == "How was the bitsandbytes error in jhq's homework log fixed?"
+
+
 def test_the_answer_says_how_a_follow_up_was_understood(llm: LLM) -> None:
     first, _ = answer_in_context("HNSW 的搜索质量和速度怎么样？", None)
     answer, resolution = answer_in_context("它的缺点呢？", remember(first.question, first.sources))

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from llm_fallback.answer.lists import ItemList, best_list, is_list_question, item_lists, missing_items
+from llm_fallback.answer.lists import (
+    ItemList,
+    best_list,
+    introduced_items,
+    is_list_question,
+    item_lists,
+    missing_items,
+)
+from llm_fallback.answer.prompt import best_sentences, terms
 
 PROMPT_METHODS = """prompt 工程
 - 思维链 Chain of Thought, CoT
@@ -219,3 +227,51 @@ def test_a_list_question_sees_the_passages_without_their_section_titles() -> Non
     passages = [Passage(hit, PROMPT_METHODS)]
     assert "(提示词工程)" not in build_messages("prompt 工程有哪些方法？", passages, "zh")[1]["content"]
     assert "(提示词工程)" in build_messages("思维链是什么？", passages, "zh")[1]["content"]
+
+
+DPO_KEYS = """- QLoRA：低秩适应
+- DPOTrainer:Direct Preference Optimization
+  - 标注好的偏好数据需遵循特定的格式，是一个还有以下 3 个键的字典：
+  - prompt:推理时输入给模型的提示
+  - chosen:针对给定提示的较优回答
+  - rejected:针对给定提示的较劣回答或非给定提示的回答
+- PPO:Proximal Policy Optimization
+"""
+
+
+def test_a_sentence_ending_in_a_colon_introduces_the_items_after_it_up_to_an_outer_item() -> None:
+    found, items_of = introduced_items(DPO_KEYS)
+    intro = next(i for i, s in enumerate(found) if s.endswith("字典："))
+    assert [found[i].split(":")[0] for i in items_of[intro]] == ["prompt", "chosen", "rejected"]
+    assert len(items_of) == 1
+
+
+def test_a_colon_before_a_paragraph_introduces_nothing() -> None:
+    _, items_of = introduced_items("常见原因如下：\n显存不够时会报错。\n\n- 一项\n")
+    assert items_of == {}
+
+
+def test_trimming_keeps_an_introduced_list_whole() -> None:
+    # The intro and the RLHF lines share terms with the question, the keys nothing: trimmed one
+    # sentence at a time, the last key was dropped and the model named a neighbour instead.
+    text = ("- RLHF:\n  - 基于偏好数据训练奖励模型再做 RL 优化\n"
+            "  - DPO 直接根据标注好的偏好数据优化 DPO 目标，省去奖励建模\n" + DPO_KEYS)
+    trimmed = best_sentences(text, terms("DPO 的偏好数据要什么格式？"), budget=180)
+    assert all(key in trimmed for key in ("prompt:", "chosen:", "rejected:"))
+
+
+def test_a_heading_introduces_the_items_under_it() -> None:
+    found, items_of = introduced_items("## 向量库选择\n\n* milvus\n* redis-stack\n\n## 成功要求\n文字\n")
+    assert [found[i] for i in items_of[0]] == ["milvus", "redis-stack"]
+
+
+def test_a_line_the_items_follow_directly_introduces_them_also_in_a_quote() -> None:
+    text = ">```\n>>采用不同的分块方式\n>>1.基本的字符数分割\n>>2.语义分割\n>```\n\n下一段\n\n- 另一项\n"
+    found, items_of = introduced_items(text)
+    assert {found[k]: [found[i] for i in v] for k, v in items_of.items()} == {
+        "采用不同的分块方式": ["1.基本的字符数分割", "2.语义分割"]}
+
+
+def test_an_item_that_ends_in_a_colon_stays_its_intros_item() -> None:
+    found, items_of = introduced_items("优点：\n- 速度快：\n- 省显存\n")
+    assert [found[i] for i in items_of[0]] == ["速度快：", "省显存"]
