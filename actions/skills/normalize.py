@@ -409,16 +409,25 @@ _ASKS_FOR = {
 }
 
 
+# A bit width stated in a message ("AWQ 3-bit", "int4", "8位"), and a figure asked for.
+_BIT_WIDTH = re.compile(r"\d+\s*-?\s*(?:bits?\b|位|比特)|\b(?:int|fp|bf|nf|q)\d+", re.IGNORECASE)
+_ASKS_FIGURE = re.compile(r"多少|几个点|几成|\bhow (?:much|many)\b|\bwhat (?:percentage|fraction)\b", re.IGNORECASE)
+
+
 def names_request(intent: str, text: str) -> bool:
     """Whether `text` asks for what a skill computes, so the skill keeps it even when it is worded
     beyond the skill's examples (rasa_addons.substance): memory, bit widths, LoRA settings, an
     engine. What it leaves out is asked (a model's size) or takes a stated default. A parameter
     question qualifies when it asks what one parameter means or does: two of them interact, and
-    that is the notes' to answer."""
+    that is the notes' to answer. A quantisation question that states a bit width and asks a figure
+    asks what that width costs, not which width to use."""
     asks = _ASKS_FOR.get(intent)
     if asks is None or not asks.search(text):
         return False
     if intent == "explain_parameter":  # what one parameter means or does; two of them interact
         return len({value for _, value, pattern in _patterns(PARAMETER) if pattern.search(text)}) == 1
+    if intent == "quantization_advice" and _BIT_WIDTH.search(text) and _ASKS_FIGURE.search(text):
+        # The rule gives a bit width; given one, "how much does AWQ 3-bit lose?" asks the notes' figure.
+        return False
     # Memory and quantisation: the form asks for a size; the rest takes its stated default.
     return True

@@ -101,6 +101,10 @@ def test_small_talk_keeps_only_small_talk(intent: str, message: str, to_notes: b
     ("estimate_vram", "In the vLLM example, how many GPUs does opt-13b use?", True),
     ("estimate_vram", "13B 模型 fp16 推理要多少显存？", False),
     ("inference_engine", "只有一台没显卡的笔记本，用哪个推理引擎？", False),  # a laptop, not the notes
+    # given a bit width, a figure asked for is what that width costs: the notes' measurement
+    ("quantization_advice", "70B 模型用 4bit 量化会掉多少点？", True),
+    ("quantization_advice", "70B 模型能接受 2-3% 的损失，量化到几 bit？", False),
+    ("quantization_advice", "Is 4-bit fine for a 70B model if I can't lose any accuracy?", False),
 ])
 def test_a_skill_keeps_only_what_it_computes(intent: str, message: str, to_notes: bool) -> None:
     assert goes_to_notes(intent, message, tokens(message), vocabulary()) is to_notes
