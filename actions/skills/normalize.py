@@ -411,7 +411,8 @@ _ASKS_FOR = {
 
 # A bit width stated in a message ("AWQ 3-bit", "int4", "8位"), and a figure asked for.
 _BIT_WIDTH = re.compile(r"\d+\s*-?\s*(?:bits?\b|位|比特)|\b(?:int|fp|bf|nf|q)\d+", re.IGNORECASE)
-_ASKS_FIGURE = re.compile(r"多少|几个点|几成|\bhow (?:much|many)\b|\bwhat (?:percentage|fraction)\b", re.IGNORECASE)
+_ASKS_FIGURE = re.compile(r"多少|几个点|几成|\bhow (?:much|many)\b|\bwhat (?:percentage|fraction)\b",
+                          re.IGNORECASE)
 
 
 def names_request(intent: str, text: str) -> bool:
@@ -426,8 +427,7 @@ def names_request(intent: str, text: str) -> bool:
         return False
     if intent == "explain_parameter":  # what one parameter means or does; two of them interact
         return len({value for _, value, pattern in _patterns(PARAMETER) if pattern.search(text)}) == 1
-    if intent == "quantization_advice" and _BIT_WIDTH.search(text) and _ASKS_FIGURE.search(text):
-        # The rule gives a bit width; given one, "how much does AWQ 3-bit lose?" asks the notes' figure.
-        return False
-    # Memory and quantisation: the form asks for a size; the rest takes its stated default.
-    return True
+    # The quantisation rule gives a bit width; given one, "how much does AWQ 3-bit lose?" asks the
+    # notes' figure. Otherwise, memory and quantisation: the form asks for a size; the rest takes its
+    # stated default.
+    return not (intent == "quantization_advice" and _BIT_WIDTH.search(text) and _ASKS_FIGURE.search(text))
