@@ -126,8 +126,16 @@ def start_stack(tmp_path: Path, **env: str) -> Stack:
             environment.pop(name, None)  # the product's defaults, not the test harness's
     with log.open("w") as out:
         process = subprocess.Popen(["bash", str(RUN_SH), "run"], cwd=ROOT, env=environment, stdout=out,
-                                   stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+                                   stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
+                                   preexec_fn=_as_from_a_terminal)
     return Stack(process, rasa_port, action_port, log)
+
+
+def _as_from_a_terminal() -> None:
+    # Tests run under `nohup` hand SIGHUP down ignored, and bash cannot trap a signal ignored when it
+    # starts: run.sh would rightly keep running, as `nohup make run` should. A terminal does not
+    # ignore it, and that is the case these tests stand for.
+    signal.signal(signal.SIGHUP, signal.SIG_DFL)
 
 
 def listening(port: int) -> bool:
