@@ -34,6 +34,8 @@ def test_list_questions_by_count_or_plural() -> None:
     assert is_list_question("检索方案有哪四个要点？")
     assert is_list_question("Which model families does LLaMA-Factory support?")
     assert is_list_question("What two things must a RAG system get right?")
+    assert is_list_question("Which vector databases do the notes list?")
+    assert not is_list_question("What does the note say about it?")
     # A verb ending in s after which/what is no plural.
     assert not is_list_question("Which property lets PagedAttention share the KV cache?")
     assert not is_list_question("What happens when length_penalty is above 1.0?")
