@@ -361,6 +361,8 @@ def clinc150_section(folder: Path, paper_path: Path, command: str) -> Section:
     for name, key in (("this pipeline, config.yml's thresholds", "at_config_threshold"),
                       ("this pipeline, thresholds chosen on val", "at_val_threshold"),
                       ("chosen on val for oos recall ≥ 60", "at_val_threshold_for_oos_recall_floor"),
+                      (f"chosen on val, ≤ {result.get('in_scope_flagged_ceiling', '?')}% of in-scope flagged",
+                       "at_val_threshold_for_flagged_ceiling"),
                       ("best on test with oos recall ≥ 60 (upper bound)", "best_with_oos_recall_floor")):
         f = result.get(key)
         if not f:

@@ -8,6 +8,7 @@ from bench.clinc150 import (
     Parsed,
     best_with_recall_floor,
     chosen_on_val,
+    chosen_on_val_for_flagged_ceiling,
     chosen_on_val_for_recall_floor,
     figures,
     val_grid,
@@ -50,3 +51,17 @@ def test_the_val_choice_for_the_floor_keeps_recall_there_and_then_maximises_in_s
     assert figures(val, threshold, ambiguity).in_scope_accuracy == 50.0
     unreachable = [Parsed("a", "a", 0.9, 0.9), Parsed(OOS_LABEL, "a", 1.0, 1.0)]
     assert chosen_on_val_for_recall_floor(val_grid(unreachable)) is None
+
+
+def test_the_val_choice_under_the_flagged_ceiling_flags_at_most_one_in_scope_query_in_a_hundred() -> None:
+    # 200 in-scope queries, two of them unsure (0.35 and 0.45); out-of-scope queries at 0.2, 0.4, 0.5.
+    val = ([Parsed("a", "a", 0.9, 0.9)] * 198 + [Parsed("a", "a", 0.35, 0.35), Parsed("a", "a", 0.45, 0.45)]
+           + [Parsed(OOS_LABEL, "a", c, c) for c in (0.2, 0.4, 0.5)])
+    threshold, ambiguity = chosen_on_val_for_flagged_ceiling(val_grid(val))
+    # Flagging one in-scope query (0.5%) is allowed and catches a second out-of-scope query; flagging
+    # both (1%) is allowed too and catches the third: the highest recall within the ceiling wins.
+    at = figures(val, threshold, ambiguity)
+    assert at.in_scope_flagged == 1.0 and at.oos_recall == 100.0
+    strict = [Parsed("a", "a", 0.3, 0.3)] * 2 + [Parsed(OOS_LABEL, "a", 0.9, 0.9)]
+    flagged_at_zero = chosen_on_val_for_flagged_ceiling(val_grid(strict))
+    assert flagged_at_zero is not None and figures(strict, *flagged_at_zero).in_scope_flagged == 0.0
