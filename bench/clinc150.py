@@ -262,6 +262,7 @@ def main(argv: list[str] | None = None) -> None:
     at_val_floor = figures(test, *floor_pair) if floor_pair else None
     ceiling_pair = chosen_on_val_for_flagged_ceiling(grid)
     at_val_ceiling = figures(test, *ceiling_pair) if ceiling_pair else None
+    ceiling_name = f"chosen on val, <= {IN_SCOPE_FLAGGED_CEILING:g}% in scope flagged"
     # The curve keeps the val-chosen ambiguity threshold and moves the fallback threshold.
     curve = [figures(test, t, at_val.ambiguity) for t in THRESHOLDS]
     ceiling = best_with_recall_floor(curve)
@@ -281,7 +282,7 @@ def main(argv: list[str] | None = None) -> None:
     (args.out / "clinc150.json").write_text(json.dumps(report, indent=1), encoding="utf-8")
     marks = {"config.yml's thresholds": at_config, "thresholds chosen on val": at_val}
     if at_val_ceiling:
-        marks[f"chosen on val, <= {IN_SCOPE_FLAGGED_CEILING:g}% in scope flagged"] = at_val_ceiling
+        marks[ceiling_name] = at_val_ceiling
     plot(curve, marks, args.out / "clinc150_threshold.png")
 
     print(f"CLINC150 test: {sum(p.label != OOS_LABEL for p in test)} in scope, "
@@ -296,7 +297,7 @@ def main(argv: list[str] | None = None) -> None:
     if at_val_floor:
         rows.append((f"chosen on val for oos recall >= {OOS_RECALL_FLOOR:.0f}", at_val_floor))
     if at_val_ceiling:
-        rows.append((f"chosen on val, <= {IN_SCOPE_FLAGGED_CEILING:g}% in scope flagged", at_val_ceiling))
+        rows.append((ceiling_name, at_val_ceiling))
     if ceiling:
         rows.append((f"best on test with oos recall >= {OOS_RECALL_FLOOR:.0f}", ceiling))
     for name, f in rows:
